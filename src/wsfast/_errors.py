@@ -1,0 +1,32 @@
+"""Exceptions, each carrying the close code to send the peer (RFC 6455 §7.4.1)."""
+
+from __future__ import annotations
+
+__all__ = ["ProtocolError", "InvalidUTF8", "MessageTooBig"]
+
+
+class ProtocolError(Exception):
+    """The peer broke RFC 6455; close the connection with ``close_code``."""
+
+    close_code: int = 1002
+
+    def __init__(self, message: str, close_code: int | None = None) -> None:
+        super().__init__(message)
+        if close_code is not None:
+            self.close_code = close_code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidUTF8(ProtocolError):
+    """A text message or close reason is not valid UTF-8 (close code 1007)."""
+
+    close_code = 1007
+
+
+class MessageTooBig(ProtocolError):
+    """A frame or message exceeds the configured limit (close code 1009)."""
+
+    close_code = 1009

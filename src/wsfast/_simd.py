@@ -1,0 +1,37 @@
+"""Inspect and force the SIMD kernel variant of the compiled modules.
+
+The variant is chosen when the compiled modules are imported: the best one
+the CPU supports, or the one named by ``WSFAST_SIMD`` (portable, sse2, ssse3,
+avx2, neon) if the CPU supports it.  ``force()`` switches every compiled module
+at once; the test-suite uses it to run each variant this CPU can run.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+# The compiled modules that carry kernels of their own.
+_KERNEL_MODULES = ("wsfast._mask_c", "wsfast._utf8_c")
+
+
+def _modules() -> list[ModuleType]:
+    return [importlib.import_module(name) for name in _KERNEL_MODULES]
+
+
+def available() -> tuple[str, ...]:
+    """The variants this CPU and this build can run, best first."""
+    names: tuple[str, ...] = _modules()[0]._simd_available()
+    return names
+
+
+def current() -> str:
+    """The variant in use now."""
+    name: str = _modules()[0]._simd_current()
+    return name
+
+
+def force(name: str) -> None:
+    """Make every compiled module use variant ``name`` (ValueError if unsupported)."""
+    for module in _modules():
+        module._simd_select(name)

@@ -1,0 +1,101 @@
+"""One suite, two implementations.
+
+``impl`` runs a test over the pure-Python and the compiled implementation;
+``simd_impl`` runs it over the pure one and over every SIMD variant of the
+compiled one that this CPU can run.  The compiled side is skipped only when
+it is really absent, and never when WSFAST_EXPECT_IMPL=cython asks for it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from typing import Iterator
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from wsfast import _impl
+
+settings.register_profile(
+    "default", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+# For slow environments (qemu emulation, sanitizers): same tests, fewer examples.
+settings.register_profile(
+    "quick", max_examples=15, deadline=None, suppress_health_check=list(HealthCheck)
+)
+settings.register_profile(
+    "thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("WSFAST_HYPOTHESIS_PROFILE", "default"))
+
+EXPECT = os.environ.get("WSFAST_EXPECT_IMPL", "").strip()
+
+
+def compiled_available() -> bool:
+    try:
+        importlib.import_module("wsfast._mask_c")
+    except ImportError:
+        return False
+    return True
+
+
+def _require_compiled() -> None:
+    if not compiled_available():
+        if EXPECT == "cython":
+            pytest.fail("WSFAST_EXPECT_IMPL=cython but the compiled modules did not load")
+        pytest.skip("the compiled implementation is not built")
+
+
+def _simd_variants() -> list[str]:
+    if not compiled_available():
+        return []
+    from wsfast import _simd
+
+    return list(_simd.available())
+
+
+@pytest.fixture(params=_impl.KINDS)
+def impl(request: pytest.FixtureRequest) -> _impl.Implementation:
+    """Each implementation's public names (``impl.apply_mask`` ...)."""
+    if request.param == "cython":
+        _require_compiled()
+    return _impl.load(request.param, lazy=True)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "simd_impl" in metafunc.fixturenames:
+        params = ["python"] + [f"cython-{v}" for v in _simd_variants()]
+        if len(params) == 1:
+            params.append("cython-absent")
+        metafunc.parametrize("simd_impl", params, indirect=True)
+
+
+@pytest.fixture
+def simd_impl(request: pytest.FixtureRequest) -> Iterator[_impl.Implementation]:
+    """Like ``impl``, with the compiled side run once per SIMD variant."""
+    param: str = request.param
+    if param == "python":
+        yield _impl.load("python", lazy=True)
+        return
+    _require_compiled()
+    from wsfast import _simd
+
+    variant = param.split("-", 1)[1]
+    before = _simd.current()
+    _simd.force(variant)
+    try:
+        yield _impl.load("cython", lazy=True)
+    finally:
+        _simd.force(before)
+
+
+@pytest.fixture
+def py_impl() -> _impl.Implementation:
+    return _impl.load("python", lazy=True)
+
+
+@pytest.fixture
+def c_impl() -> _impl.Implementation:
+    _require_compiled()
+    return _impl.load("cython", lazy=True)
