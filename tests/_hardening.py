@@ -1,0 +1,179 @@
+"""Every public entry point as a zero-argument call, on valid and invalid input.
+
+Shared by the leak test (tests/test_leaks.py), the thread test and the
+valgrind run (scripts/valgrind.sh): each names the same calls, so "every entry
+point, errors included" means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import array
+import struct
+from typing import Any, Callable, NamedTuple, Optional, Tuple, Type, Union
+
+KEY = b"\x37\xfa\x21\x3d"
+SMALL = bytes(range(125))
+LARGE = bytes(range(256)) * 256  # 64 KiB: past any GIL-release threshold's small side
+TEXT = "ascii, κόσμε, 𝄞 ".encode() * 8
+BAD_UTF8 = TEXT[:40] + b"\xed\xa0\x80" + TEXT[:20]  # a surrogate
+
+ExcSpec = Union[Type[BaseException], Tuple[Type[BaseException], ...]]
+
+
+class Call(NamedTuple):
+    name: str
+    fn: Callable[..., Any]
+    args: Tuple[Any, ...]
+    raises: Optional[ExcSpec]  # the call must raise this (an error path), else must not raise
+    cheap: bool = True  # cheap calls run the full iteration count in the leak test
+
+
+def frame(opcode: int, payload: bytes, *, fin: bool = True, key: Optional[bytes] = None) -> bytes:
+    """A frame built here, independently of the encoder under test."""
+    n = len(payload)
+    b0 = (0x80 if fin else 0) | opcode
+    mbit = 0x80 if key is not None else 0
+    if n < 126:
+        head = bytes([b0, mbit | n])
+    elif n < 65536:
+        head = bytes([b0, mbit | 126]) + struct.pack("!H", n)
+    else:
+        head = bytes([b0, mbit | 127]) + struct.pack("!Q", n)
+    if key is None:
+        return head + payload
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def client_stream() -> bytes:
+    """What a client sends a server: masked data and control frames, fragments included."""
+    return (
+        frame(1, TEXT, key=KEY)
+        + frame(2, SMALL, key=KEY)
+        + frame(1, TEXT[:30], fin=False, key=KEY)
+        + frame(9, b"ping", key=KEY)
+        + frame(0, TEXT[30:], key=KEY)
+        + frame(10, b"", key=KEY)
+    )
+
+
+def server_stream() -> bytes:
+    return frame(1, TEXT) + frame(2, SMALL * 10) + frame(9, b"p") + frame(2, b"x", fin=False) + frame(0, b"y")
+
+
+BAD_STREAMS = {
+    "unmasked-to-server": frame(1, b"hello"),
+    "reserved-opcode": frame(3, b"", key=KEY),
+    "invalid-utf8": frame(1, BAD_UTF8, key=KEY),
+    "2^63-length": bytes([0x82, 0xFF, 0x80]) + b"\0" * 7 + KEY,
+    "too-big": bytes([0x82, 0xFF, 0x00, 0x00, 0x00, 0x01, 0, 0, 0, 0]) + KEY,
+    "bad-close-code": frame(8, struct.pack("!H", 1005), key=KEY),
+}
+
+
+def calls(impl: Any) -> list[Call]:
+    """The catalogue for one implementation (attributes resolved now)."""
+    from wsfast import InvalidUTF8, MessageTooBig, ProtocolError
+
+    out: list[Call] = []
+
+    def add(name: str, fn: Callable[..., Any], *args: Any, raises: Optional[ExcSpec] = None,
+            cheap: bool = True) -> None:
+        out.append(Call(name, fn, args, raises, cheap))
+
+    # Masking.
+    noncontig = memoryview(bytearray(LARGE))[::2]
+    add("apply_mask small", impl.apply_mask, SMALL, KEY)
+    add("apply_mask 64KiB", impl.apply_mask, LARGE, KEY, cheap=False)
+    add("apply_mask strided", impl.apply_mask, noncontig, KEY, cheap=False)
+    add("apply_mask array", impl.apply_mask, array.array("B", SMALL), KEY)
+    add("apply_mask bad key", impl.apply_mask, SMALL, b"abc", raises=ValueError)
+    add("apply_mask non-buffer", impl.apply_mask, "text", KEY, raises=TypeError)
+    add("apply_mask_inplace", impl.apply_mask_inplace, bytearray(SMALL), KEY, 3)
+    add("apply_mask_inplace 64KiB", impl.apply_mask_inplace, bytearray(LARGE), KEY, cheap=False)
+    add("apply_mask_inplace read-only", impl.apply_mask_inplace, SMALL, KEY, raises=TypeError)
+    add("apply_mask_inplace bad key", impl.apply_mask_inplace, bytearray(SMALL), b"", raises=ValueError)
+    masker = impl.Masker(KEY)
+    add("Masker()", impl.Masker, KEY)
+    add("Masker() bad key", impl.Masker, b"12345", raises=ValueError)
+    add("Masker.process", masker.process, SMALL[:13])
+    add("Masker.process_inplace", masker.process_inplace, bytearray(SMALL[:13]))
+    add("Masker.process_inplace read-only", masker.process_inplace, SMALL, raises=TypeError)
+    add("Masker.position", lambda: masker.position)
+    add("Masker.reset", masker.reset)
+
+    # UTF-8.
+    add("validate_utf8 text", impl.validate_utf8, TEXT)
+    add("validate_utf8 64KiB", impl.validate_utf8, LARGE[:128] * 512, cheap=False)
+    add("validate_utf8 invalid", impl.validate_utf8, BAD_UTF8)
+    add("validate_utf8 non-buffer", impl.validate_utf8, 12, raises=TypeError)
+    validator = impl.Utf8Validator()
+    add("Utf8Validator()", impl.Utf8Validator)
+    add("Utf8Validator.feed", validator.feed, TEXT[:7])
+    add("Utf8Validator.feed non-buffer", validator.feed, None, raises=TypeError)
+
+    def validator_cycle() -> None:
+        validator.reset()
+        validator.feed(TEXT[:5])
+        validator.feed(BAD_UTF8)
+        validator.at_boundary, validator.error_offset
+        validator.finish()
+
+    add("Utf8Validator feed/fail/finish/reset", validator_cycle)
+
+    # Frames.
+    add("parse_header", impl.parse_header, frame(2, SMALL * 3, key=KEY))
+    add("parse_header offset", impl.parse_header, b"xx" + frame(1, b"hi"), 2)
+    add("parse_header incomplete", impl.parse_header, b"\x82\xfe\x01")
+    add("parse_header 2^63", impl.parse_header, bytes([0x82, 0x7F, 0x80]) + b"\0" * 7, raises=ProtocolError)
+    add("parse_header non-buffer", impl.parse_header, 1.5, raises=TypeError)
+    add("encode_frame", impl.encode_frame, 2, SMALL)
+    add("encode_frame masked", lambda: impl.encode_frame(1, TEXT, mask=KEY))
+    add("encode_frame mask=True", lambda: impl.encode_frame(2, SMALL, mask=True))
+    add("encode_frame 64KiB", impl.encode_frame, 2, LARGE, cheap=False)
+    add("encode_frame bad opcode", impl.encode_frame, 3, b"", raises=(ValueError, ProtocolError))
+    add("encode_frame bad mask", lambda: impl.encode_frame(2, b"", mask=b"xy"), raises=(ValueError, TypeError))
+    add("encode_close", impl.encode_close, 1000, "bye κόσμε")
+    add("encode_close bad code", impl.encode_close, 1005, "", raises=(ValueError, ProtocolError))
+    add("parse_close", impl.parse_close, struct.pack("!H", 1001) + "κόσμε".encode())
+    add("parse_close bad utf8", impl.parse_close, struct.pack("!H", 1000) + b"\xff", raises=InvalidUTF8)
+    add("parse_close one byte", impl.parse_close, b"\x03", raises=ProtocolError)
+
+    # Streams.
+    good_client, good_server = client_stream(), server_stream()
+
+    def decode(data: bytes, **opts: Any) -> Callable[[], Any]:
+        def run() -> Any:
+            return impl.Decoder(**opts).feed(data)
+
+        return run
+
+    add("Decoder.feed server", decode(good_client), cheap=False)
+    add("Decoder.feed client", decode(good_server, client=True), cheap=False)
+    add("Decoder.feed text as bytes", decode(good_client, decode_text=False), cheap=False)
+    for name, bad in BAD_STREAMS.items():
+        exc = MessageTooBig if name == "too-big" else InvalidUTF8 if "utf8" in name else ProtocolError
+        add(f"Decoder.feed {name}", decode(bad, max_message_size=1 << 16), raises=exc)
+    failed = impl.Decoder()
+    try:
+        failed.feed(BAD_STREAMS["reserved-opcode"])
+    except ProtocolError:
+        pass
+    add("Decoder.feed after an error", failed.feed, b"\x81\x80" + KEY, raises=ProtocolError)
+    trickle = impl.Decoder()
+    piece = frame(2, SMALL, key=KEY)
+    add("Decoder.feed byte by byte", lambda: [trickle.feed(piece[i : i + 1]) for i in range(len(piece))],
+        cheap=False)
+    add("Decoder() bad limit", lambda: impl.Decoder(max_message_size=-1), raises=ValueError)
+    return out
+
+
+def run_once(call: Call) -> None:
+    """Make one call, checking that it raises exactly when it should."""
+    if call.raises is None:
+        call.fn(*call.args)
+        return
+    try:
+        call.fn(*call.args)
+    except call.raises:
+        return
+    raise AssertionError(f"{call.name}: expected {call.raises}, nothing was raised")

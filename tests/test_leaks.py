@@ -1,0 +1,106 @@
+"""No leaks: every public entry point, valid and invalid input, called many times.
+
+Three measurements, each blind to something the others see:
+* the reference counts of the arguments (a missing DECREF or PyBuffer_Release
+  shows after one call, and a leaked buffer export also blocks resizing a
+  bytearray);
+* ``sys.getallocatedblocks()``: live objects from Python's allocator (a result,
+  an exception or a tuple leaked per call);
+* the resident set size from /proc/self/statm: memory the C code takes from
+  malloc directly, which neither of the above sees.
+
+WSFAST_LEAK_ITERATIONS sets how many calls a cheap entry point gets (default
+100000; the issue's figure is 1000000, which is what .ci/run asks for).
+Costly calls (64 KiB payloads, whole streams) and the pure twin get a tenth.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import sys
+from typing import Any
+
+import pytest
+
+from _hardening import Call, calls, run_once
+
+ITERATIONS = int(os.environ.get("WSFAST_LEAK_ITERATIONS", "100000"))
+# Allocator noise after a warm-up stays far below these; a leak of one small
+# object per call over 10000 calls does not.
+BLOCKS_BOUND = 1000
+RSS_BOUND = 2 << 20
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * PAGE
+
+
+def catalogue(impl: Any) -> list[Call]:
+    try:
+        return calls(impl)
+    except NotImplementedError:
+        pytest.skip("a unit of this implementation is still a placeholder")
+
+
+def iterations(impl: Any, call: Call) -> int:
+    n = ITERATIONS
+    if not call.cheap:
+        n //= 10
+    if impl.IMPLEMENTATION == "python":
+        n //= 10
+    return max(n, 1000)
+
+
+def loop(call: Call, n: int) -> None:
+    fn, args, raises = call.fn, call.args, call.raises
+    if raises is None:
+        for _ in range(n):
+            fn(*args)
+    else:
+        for _ in range(n):
+            try:
+                fn(*args)
+            except raises:
+                pass
+
+
+def check_no_leak(impl: Any, call: Call) -> None:
+    run_once(call)
+    n = iterations(impl, call)
+    loop(call, min(n, 2000))  # warm-up: caches, free lists, arenas
+    gc.collect()
+    refs = [sys.getrefcount(a) for a in call.args]
+    blocks = sys.getallocatedblocks()
+    before = rss()
+    loop(call, n)
+    gc.collect()
+    grown = rss() - before
+    blocks_grown = sys.getallocatedblocks() - blocks
+    assert [sys.getrefcount(a) for a in call.args] == refs, f"{call.name}: argument references leaked"
+    for arg in call.args:
+        if isinstance(arg, bytearray):
+            arg.append(0)  # BufferError if a buffer export was never released
+            del arg[-1]
+    assert blocks_grown < BLOCKS_BOUND, f"{call.name}: {blocks_grown} objects more after {n} calls"
+    assert grown < RSS_BOUND, f"{call.name}: RSS grew by {grown} bytes over {n} calls"
+
+
+def test_every_entry_point_leaks_nothing(impl: Any) -> None:
+    failures = []
+    for call in catalogue(impl):
+        try:
+            check_no_leak(impl, call)
+        except AssertionError as exc:
+            failures.append(str(exc))
+    assert not failures, "\n".join(failures)
+
+
+def test_the_catalogue_covers_every_public_name(py_impl: Any) -> None:
+    from wsfast import _impl
+
+    covered = " ".join(c.name for c in catalogue(py_impl))
+    for name in _impl.PUBLIC:
+        assert name in covered, f"{name} is not exercised by the leak test"
