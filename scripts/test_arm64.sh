@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Cross-compile the extensions for aarch64 and run the suite on the NEON path
+# under qemu-user emulation, with Debian's aarch64 python3.11.
+#
+# How: Debian ships the arm64 headers (libpython3.11-dev:arm64) and an arm64
+# _sysconfigdata whose CC, LDSHARED, EXT_SUFFIX and include dirs already name
+# the cross toolchain.  setup.py runs on the host Python 3.11 with that
+# sysconfig data (_PYTHON_SYSCONFIGDATA_NAME) and _PYTHON_HOST_PLATFORM, so
+# the real build path (kernel selection by target architecture, per-ISA
+# flags) is what is exercised; Cython runs on the host, gcc targets aarch64.
+# The aarch64 interpreter is taken out of its .deb (installing python3.11:arm64
+# would replace the host's python3.11).  Subprocesses of the tests exec that
+# binary directly, so qemu is registered with binfmt_misc.
+#
+# Builds a clean clone of the committed HEAD.  Needs root (apt, binfmt_misc).
+#   WSFAST_HYPOTHESIS_PROFILE  defaults to "quick" (emulation is ~10x slower)
+#   WSFAST_ARM64_KEEP=1        keep the work directory
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=$(mktemp -d /tmp/wsfast-arm64.XXXXXX)
+if [[ "${WSFAST_ARM64_KEEP:-}" != "1" ]]; then
+    trap 'rm -rf "$WORK"' EXIT
+fi
+export WSFAST_HYPOTHESIS_PROFILE=${WSFAST_HYPOTHESIS_PROFILE:-quick}
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
+START=$SECONDS
+say() { printf '\n=== %s (%ss)\n' "$*" $((SECONDS - START)); }
+
+# The host Python that runs setup.py must be the target's minor version.
+HOST_PY=""
+for cand in "${PYTHON:-}" python3.11 "$(pyenv root 2>/dev/null)/versions/3.11"*/bin/python python3; do
+    if [[ -n "$cand" ]] && command -v "$cand" >/dev/null 2>&1 &&
+        [[ $("$cand" -c 'import sys; print(sys.version_info[:2] == (3, 11))' 2>/dev/null) == True ]]; then
+        HOST_PY=$(command -v "$cand"); break
+    fi
+done
+[[ -n "$HOST_PY" ]] || { echo "FAIL: no host Python 3.11 to run setup.py"; exit 1; }
+
+# --- toolchain, arm64 headers, qemu -----------------------------------------------
+say "packages"
+pkgs=(gcc-aarch64-linux-gnu qemu-user-static libpython3.11-dev:arm64)
+if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    dpkg --add-architecture arm64
+    apt-get update -qq
+fi
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >"$WORK/apt.log" 2>&1 || {
+        tail -30 "$WORK/apt.log"; echo "FAIL: apt-get install ${missing[*]}"; exit 1; }
+fi
+
+# The aarch64 interpreter, from the same version as the installed arm64 stdlib.
+stdlib_version=$(dpkg-query -W -f='${Version}' libpython3.11-stdlib:arm64)
+(cd "$WORK" && apt-get download -qq "python3.11-minimal:arm64=$stdlib_version" 2>/dev/null) || {
+    echo "FAIL: apt-get download python3.11-minimal:arm64=$stdlib_version"; exit 1; }
+dpkg -x "$WORK"/python3.11-minimal_*_arm64.deb "$WORK/arm64root"
+PYARM=$WORK/arm64root/usr/bin/python3.11
+
+# Register qemu for aarch64 ELF files, so that sys.executable works as is.
+if [[ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
+    [[ -e /proc/sys/fs/binfmt_misc/register ]] ||
+        mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    grep -v '^#' /usr/lib/binfmt.d/qemu-aarch64.conf >/proc/sys/fs/binfmt_misc/register
+fi
+"$PYARM" -c 'import platform, sys; assert platform.machine() == "aarch64"; print("target:", sys.version.split()[0], platform.machine())'
+
+# --- cross-compile -----------------------------------------------------------------
+say "cross-compile $(git -C "$ROOT" rev-parse --short HEAD)"
+git clone --quiet "$ROOT" "$WORK/tree"
+TREE=$WORK/tree
+"$HOST_PY" -m venv "$WORK/hostbuild"
+"$WORK/hostbuild/bin/python" -m pip install -q -c "$TREE/requirements/build-constraints.txt" setuptools Cython
+# Only Debian's arm64 sysconfig module goes on the path, not its whole stdlib.
+mkdir -p "$WORK/xsys"
+cp /usr/lib/python3.11/_sysconfigdata__linux_aarch64-linux-gnu.py "$WORK/xsys/"
+(
+    cd "$TREE"
+    unset WSFAST_NO_EXTENSIONS WSFAST_BUILD_ONLY WSFAST_EXTRA_CFLAGS
+    WSFAST_REQUIRE_EXTENSIONS=1 \
+        _PYTHON_HOST_PLATFORM=linux-aarch64 \
+        _PYTHON_SYSCONFIGDATA_NAME=_sysconfigdata__linux_aarch64-linux-gnu \
+        PYTHONPATH="$WORK/xsys" \
+        "$WORK/hostbuild/bin/python" setup.py build_ext --inplace >"$WORK/build.log" 2>&1
+) || { tail -40 "$WORK/build.log"; echo "FAIL: cross-compile"; exit 1; }
+grep -c 'aarch64-linux-gnu-gcc' "$WORK/build.log" | sed 's/^/compiler calls: /'
+file "$TREE"/src/wsfast/*.so
+if file "$TREE"/src/wsfast/*.so | grep -v 'ARM aarch64' | grep -q .; then
+    echo "FAIL: a module was not built for aarch64"; exit 1
+fi
+
+# --- the suite under emulation --------------------------------------------------------
+say "test dependencies"
+# pytest and hypothesis are pure Python: the host installs them for 3.11.
+"$WORK/hostbuild/bin/python" -m pip install -q --target "$WORK/pydeps" pytest hypothesis
+export PYTHONPATH="$WORK/pydeps:$TREE/src" PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1
+unset WSFAST_NO_EXTENSIONS WSFAST_SIMD
+cd "$TREE"
+
+say "what loaded"
+state=$("$PYARM" -c 'import wsfast; from wsfast import _impl, _simd
+print(wsfast.IMPLEMENTATION, wsfast.SIMD, ",".join(_simd.available()), _impl.FALLBACK_REASON)')
+echo "$state"
+read -r impl simd variants _ <<<"$state"
+[[ $impl == cython ]] || { echo "FAIL: IMPLEMENTATION is $impl, expected cython"; exit 1; }
+[[ $simd == neon ]] || { echo "FAIL: SIMD is $simd, expected neon"; exit 1; }
+[[ $variants == neon,portable ]] || { echo "FAIL: variants $variants, expected neon,portable"; exit 1; }
+
+# test_build.py is about the host's packaging, not the target.
+PYTEST=("$PYARM" -m pytest -q -p no:cacheprovider --ignore=tests/test_build.py)
+
+say "whole suite, NEON by default (simd_impl tests also run portable)"
+WSFAST_EXPECT_IMPL=cython "${PYTEST[@]}" tests
+
+say "mask and UTF-8 tests with the portable kernels as the default"
+kernel_tests=$(ls tests/test_mask*.py tests/test_utf8*.py 2>/dev/null || true)
+[[ -n "$kernel_tests" ]] || { echo "FAIL: no mask/utf8 test files found"; exit 1; }
+# shellcheck disable=SC2086
+WSFAST_SIMD=portable WSFAST_EXPECT_IMPL=cython "${PYTEST[@]}" $kernel_tests
+
+say "done"
+echo "arm64: cross-compiled, $impl/$simd, suite passed under qemu in $((SECONDS - START))s"

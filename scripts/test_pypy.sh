@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# PyPy (Debian's pypy3): the sdist installs as pure Python (setup.py compiles
+# nothing off CPython) and the suite passes against the installed package.
+#
+# Builds a clean clone of the committed HEAD.  Needs root for apt when pypy3
+# is not installed yet.
+#   WSFAST_HYPOTHESIS_PROFILE  defaults to "quick"
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HOST_PY=${PYTHON:-python3}
+WORK=$(mktemp -d /tmp/wsfast-pypy.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+export WSFAST_HYPOTHESIS_PROFILE=${WSFAST_HYPOTHESIS_PROFILE:-quick}
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+unset WSFAST_NO_EXTENSIONS WSFAST_REQUIRE_EXTENSIONS WSFAST_BUILD_ONLY WSFAST_SIMD PYTHONPATH || true
+START=$SECONDS
+say() { printf '\n=== %s (%ss)\n' "$*" $((SECONDS - START)); }
+
+if ! command -v pypy3 >/dev/null; then
+    say "apt-get install pypy3"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pypy3 >"$WORK/apt.log" 2>&1 || {
+        tail -20 "$WORK/apt.log"; exit 1; }
+fi
+pypy3 --version
+
+say "sdist of $(git -C "$ROOT" rev-parse --short HEAD)"
+git clone --quiet "$ROOT" "$WORK/tree"
+export PIP_CONSTRAINT=$WORK/tree/requirements/build-constraints.txt
+export PIP_BUILD_CONSTRAINT=$PIP_CONSTRAINT
+"$HOST_PY" -m venv "$WORK/tools"
+"$WORK/tools/bin/python" -m pip install -q build
+(cd "$WORK/tree" && "$WORK/tools/bin/python" -m build --sdist --outdir "$WORK/dist" >"$WORK/sdist.log" 2>&1) || {
+    tail -40 "$WORK/sdist.log"; exit 1; }
+SDIST=$(ls "$WORK"/dist/wsfast-*.tar.gz)
+
+say "install $(basename "$SDIST") into a pypy3 venv"
+pypy3 -m venv "$WORK/venv"
+PY=$WORK/venv/bin/python
+"$PY" -m pip install -v "$SDIST" >"$WORK/install.log" 2>&1 || { tail -40 "$WORK/install.log"; exit 1; }
+grep -E "uses the pure-Python implementation" "$WORK/install.log" || {
+    echo "FAIL: setup.py did not report the pure-Python build"; exit 1; }
+"$PY" -m pip install -q pytest hypothesis
+
+# Run from a copy of the tests so that only the installed package is importable.
+mkdir "$WORK/run"
+cp -r "$WORK/tree/tests" "$WORK/tree/pyproject.toml" "$WORK/run/"
+cd "$WORK/run"
+"$PY" -c 'import platform, wsfast
+print("installed:", wsfast.__file__, platform.python_implementation(), wsfast.IMPLEMENTATION, wsfast.SIMD)
+assert platform.python_implementation() == "PyPy"
+assert (wsfast.IMPLEMENTATION, wsfast.SIMD) == ("python", "none")'
+
+say "suite"
+WSFAST_EXPECT_IMPL=python "$PY" -m pytest -q -p no:cacheprovider tests
+say "done"
