@@ -8,26 +8,12 @@ import pytest
 
 from conftest import record, run
 from contenders import Unavailable, checked, utf8_contenders
+# The same inputs as `python -m wsfast`: ASCII prose, or CJK (3 bytes),
+# Cyrillic and Latin letters (2 bytes), one emoji (4 bytes) and spaces.
+from wsfast._selfbench import text
 
 SIZES = [64, 1 << 20]
-# Mixed: CJK (3 bytes), Cyrillic and Latin-1 letters (2 bytes), some ASCII,
-# and one emoji (4 bytes): every sequence length, no ASCII-only stretch
-# longer than a word.
-MIXED = "日本語のテキスト Größe текст ñandú 中文 😀 "
 CONTENDERS = utf8_contenders()
-
-
-def text(kind: str, size: int) -> bytes:
-    """Exactly ``size`` bytes of valid UTF-8 (padded with ASCII at the end)."""
-    unit = ("The quick brown fox jumps over the lazy dog. " if kind == "ascii" else MIXED)
-    out = bytearray()
-    for ch in unit * (size // len(unit.encode()) + 1):
-        enc = ch.encode()
-        if len(out) + len(enc) > size:
-            break
-        out += enc
-    out += b" " * (size - len(out))
-    return bytes(out)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{s}B" for s in SIZES])
