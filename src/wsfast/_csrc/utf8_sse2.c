@@ -1,0 +1,43 @@
+/* UTF-8 validation for x86 without SSSE3 (no pshufb, so no table lookups):
+ * SSE2 skips ASCII 16 bytes at a time and the scalar DFA takes the rest. */
+#include "utf8.h"
+
+#if defined(WSF_X86) && !defined(WSF_PORTABLE_ONLY)
+#include <emmintrin.h>
+
+/* How far the DFA runs before looking for ASCII again: long enough to cross
+ * a run of non-ASCII text without re-testing every few bytes. */
+#define WSF_U8_SCALAR_STRETCH 64
+
+ptrdiff_t wsf_utf8_feed_sse2(uint32_t *state, const unsigned char *d, size_t n) {
+    size_t i = 0;
+    uint32_t st = *state;
+    while (i < n) {
+        size_t end;
+        ptrdiff_t r;
+        if (st == WSF_U8_ACCEPT) {
+            while (i + 16 <= n) {
+                int mask = _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(d + i)));
+                if (mask) {
+                    unsigned k = 0;
+                    while (!((mask >> k) & 1))
+                        k++;
+                    i += k;
+                    break;
+                }
+                i += 16;
+            }
+        }
+        end = n - i > WSF_U8_SCALAR_STRETCH ? i + WSF_U8_SCALAR_STRETCH : n;
+        r = wsf_utf8_scalar_from(&st, d, i, end);
+        if (r >= 0) {
+            *state = st;
+            return r;
+        }
+        i = end;
+    }
+    *state = st;
+    return -1;
+}
+
+#endif

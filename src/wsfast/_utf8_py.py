@@ -1,0 +1,186 @@
+"""Strict UTF-8 validation (RFC 3629), pure Python: the twin of _utf8_c.
+
+The interpreter's own decoder does the bulk of the work (it is C on CPython
+and fast on PyPy).  A small DFA, the same one the C kernels use, covers what
+the decoder cannot say: which *byte* is the first impossible one (the decoder
+reports where the bad sequence starts, and in incremental mode it holds back
+``ED A0..BF`` until the third byte), and the state of a code point left
+unfinished at the end of a chunk.  docs/utf8.md has the details.
+"""
+
+from __future__ import annotations
+
+import codecs
+from typing import Union
+
+__all__ = ["validate_utf8", "Utf8Validator"]
+
+_decode = codecs.utf_8_decode
+
+# DFA states, numbered as in _csrc/utf8.h.  Each state other than ACCEPT
+# allows one range for the next byte and names the state after it.
+_ACCEPT = 0
+_FAILED = 0xFF
+#            ACCEPT  NEED1  NEED2  E0     ED     NEED3  F0     F4
+_LO = (0x00, 0x80, 0x80, 0xA0, 0x80, 0x80, 0x90, 0x80)
+_HI = (0x00, 0xBF, 0xBF, 0xBF, 0x9F, 0xBF, 0xBF, 0x8F)
+_NEXT = (0, 0, 1, 1, 1, 2, 2, 2)
+
+
+def _lead_state(byte: int) -> int:
+    if byte < 0x80:
+        return _ACCEPT
+    if byte < 0xC2:  # a lone continuation, or an overlong C0/C1
+        return _FAILED
+    if byte < 0xE0:
+        return 1
+    if byte < 0xF0:
+        return 3 if byte == 0xE0 else 4 if byte == 0xED else 2
+    if byte < 0xF5:
+        return 6 if byte == 0xF0 else 7 if byte == 0xF4 else 5
+    return _FAILED  # beyond U+10FFFF
+
+
+_LEAD = tuple(_lead_state(b) for b in range(256))
+
+_Buffer = Union[bytes, bytearray, memoryview]
+
+
+def _scan(state: int, buf: _Buffer, i: int, n: int) -> tuple[int, int]:
+    """Run the DFA over buf[i:n]: (index of the first impossible byte or -1, state)."""
+    while i < n:
+        byte = buf[i]
+        if state == _ACCEPT:
+            state = _LEAD[byte]
+        elif state < _FAILED and _LO[state] <= byte <= _HI[state]:
+            state = _NEXT[state]
+        else:
+            state = _FAILED
+        if state == _FAILED:
+            return i, _FAILED
+        i += 1
+    return -1, state
+
+
+def _feed(state: int, buf: _Buffer, n: int) -> tuple[int, int]:
+    """Validate buf[0:n] (bytes or a flat memoryview) continuing from state."""
+    i = 0
+    if state != _ACCEPT:
+        # Finish the code point left open by the previous chunk, byte by byte.
+        while state != _ACCEPT and i < n:
+            err, state = _scan(state, buf, i, i + 1)
+            if err >= 0:
+                return err, _FAILED
+            i += 1
+        if i == n:
+            return -1, state
+    try:
+        if i:
+            with memoryview(buf) as whole, whole[i:] as body:
+                consumed = _decode(body, "strict", False)[1]
+        else:
+            consumed = _decode(buf, "strict", False)[1]
+    except UnicodeDecodeError as exc:
+        # exc.start is where the bad sequence begins (a code point boundary);
+        # the DFA finds the byte in it that made it impossible.
+        err, _ = _scan(_ACCEPT, buf, i + exc.start, n)
+        if err < 0:
+            # Never seen: the decoder and the DFA disagree.  Trust the DFA
+            # over the whole chunk rather than guess.
+            return _scan(_ACCEPT, buf, i, n)
+        return err, _FAILED
+    # What the decoder held back (at most 3 bytes) may already be impossible:
+    # it waits for the third byte of ED A0..BF.
+    return _scan(_ACCEPT, buf, i + consumed, n)
+
+
+def _feed_any(state: int, data: object) -> tuple[int, int, int]:
+    """(error index or -1, new state, byte length) for any buffer; TypeError otherwise."""
+    if type(data) is bytes:
+        err, state = _feed(state, data, len(data))
+        return err, state, len(data)
+    with memoryview(data) as view:  # type: ignore[arg-type]
+        if view.c_contiguous:
+            if view.ndim == 1 and view.format == "B":
+                return _feed(state, view, view.nbytes) + (view.nbytes,)
+            try:
+                flat = view.cast("B")
+            except TypeError:
+                flat = None
+            if flat is not None:
+                with flat:
+                    return _feed(state, flat, flat.nbytes) + (flat.nbytes,)
+        # Strided (non-contiguous): the bytes in logical order, as a copy.
+        raw = view.tobytes()
+    err, state = _feed(state, raw, len(raw))
+    return err, state, len(raw)
+
+
+def validate_utf8(data: object) -> bool:
+    """True if the bytes of ``data`` (any buffer) are complete, valid UTF-8."""
+    if type(data) is bytes:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+    err, state, _ = _feed_any(_ACCEPT, data)
+    return err < 0 and state == _ACCEPT
+
+
+class Utf8Validator:
+    """Incremental, fail-fast UTF-8 validation of one message.
+
+    ``feed()`` returns False at the earliest byte that cannot belong to valid
+    UTF-8, also inside a code point split across feeds; once failed, the
+    validator stays failed (later feeds return False and look at nothing but
+    the argument's type) until ``reset()``.  ``finish()`` only asks whether
+    the message could end here: it changes nothing.
+    """
+
+    __slots__ = ("_state", "_fed", "_error")
+
+    def __init__(self) -> None:
+        self._state = _ACCEPT
+        self._fed = 0
+        self._error: int | None = None
+
+    def feed(self, data: object) -> bool:
+        """Validate the next bytes; False as soon as the message cannot be valid."""
+        if self._error is not None:
+            memoryview(data).release()  # type: ignore[arg-type]  # TypeError for a non-buffer
+            return False
+        err, state, length = _feed_any(self._state, data)
+        if err >= 0:
+            self._error = self._fed + err
+            self._state = _FAILED
+            return False
+        self._state = state
+        self._fed += length
+        return True
+
+    def finish(self) -> bool:
+        """True if everything fed since reset() is complete, valid UTF-8."""
+        return self._error is None and self._state == _ACCEPT
+
+    def reset(self) -> None:
+        """Forget everything fed: start a new message."""
+        self._state = _ACCEPT
+        self._fed = 0
+        self._error = None
+
+    @property
+    def at_boundary(self) -> bool:
+        """True if nothing failed and the bytes fed end on a whole code point."""
+        return self._error is None and self._state == _ACCEPT
+
+    @property
+    def error_offset(self) -> int | None:
+        """Offset (since reset()) of the first impossible byte, or None."""
+        return self._error
+
+    def __repr__(self) -> str:
+        return (
+            f"<Utf8Validator fed={self._fed} at_boundary={self.at_boundary} "
+            f"error_offset={self.error_offset}>"
+        )
