@@ -1,0 +1,253 @@
+"""RFC 6455 masking in pure Python: the twin of ``_mask_c``.
+
+Same API, same exceptions, same results.  How the XOR itself is done depends
+on the interpreter, because what is fast differs (docs/masking.md has the
+figures): on CPython, one big-integer XOR for small inputs and four
+``bytes.translate`` passes (one per key byte) for large ones; under a JIT
+(PyPy) a plain loop, which the JIT compiles well and which beats both.
+"""
+
+from __future__ import annotations
+
+import operator
+import platform
+import sys
+from itertools import product
+from typing import Any, List, Optional, Union
+
+__all__ = ["apply_mask", "apply_mask_inplace", "Masker"]
+
+# Up to this many bytes the big-integer XOR beats the translate passes on
+# CPython (three C calls against twelve); above it, converting to and from an
+# int costs more per byte than translating.
+_BIGINT_MAX = 1024
+
+_JIT = platform.python_implementation() != "CPython"
+
+_Buffer = Any  # any object with the buffer protocol
+
+
+# ------------------------------------------------------------ argument checks
+
+def _view(obj: object, what: str) -> memoryview:
+    try:
+        return memoryview(obj)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{what} must be a bytes-like object, not {type(obj).__name__}") from None
+
+
+def _read_mask(mask: object) -> bytes:
+    if type(mask) is bytes:
+        size = len(mask)
+        if size == 4:
+            return mask
+    else:
+        with _view(mask, "mask") as view:
+            size = view.nbytes
+            if size == 4:
+                return view.tobytes()
+    raise ValueError(f"mask must be exactly 4 bytes, got {size}")
+
+
+def _check_offset(offset: object) -> int:
+    offset = operator.index(offset)  # type: ignore[arg-type]
+    if offset < 0:
+        raise ValueError(f"offset must be >= 0, got {offset}")
+    if offset > sys.maxsize:
+        # The compiled twin takes a Py_ssize_t; keep the two alike.
+        raise OverflowError("offset does not fit in a C ssize_t")
+    return offset
+
+
+def _key_at(mask: bytes, phase: int) -> bytes:
+    """The mask as seen from stream position ``phase``."""
+    phase &= 3
+    return mask[phase:] + mask[:phase] if phase else mask
+
+
+# ---------------------------------------------------------------- XOR cores
+# Each takes any buffer ``data`` of ``n`` bytes and a key already rotated to
+# the phase of data[0].
+
+_tables: List[Optional[bytes]] = [None] * 256
+
+
+def _table(k: int) -> bytes:
+    """The translate table that XORs every byte with ``k``, built on first use."""
+    table = _tables[k]
+    if table is None:
+        table = _tables[k] = bytes([i ^ k for i in range(256)])
+    return table
+
+
+def _translate_inplace(buf: bytearray, key: bytes) -> None:
+    # Every fourth byte shares a key byte, so four strided passes do it all.
+    for i in range(4):
+        buf[i::4] = buf[i::4].translate(_table(key[i]))
+
+
+def _loop_inplace(buf: Union[bytearray, memoryview], key: bytes) -> None:
+    k0, k1, k2, k3 = key
+    n = len(buf)
+    whole = n & ~3
+    for i in range(0, whole, 4):
+        buf[i] ^= k0
+        buf[i + 1] ^= k1
+        buf[i + 2] ^= k2
+        buf[i + 3] ^= k3
+    for i in range(whole, n):
+        buf[i] ^= key[i & 3]
+
+
+def _xor_bigint(data: _Buffer, n: int, key: bytes) -> bytes:
+    stream = (key * ((n + 3) >> 2))[:n]
+    value = int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")
+    return value.to_bytes(n, "little")
+
+
+def _xor_copy(data: _Buffer, n: int, key: bytes) -> bytes:
+    """``data`` masked, as new bytes."""
+    if not _JIT and n <= _BIGINT_MAX:
+        return _xor_bigint(data, n, key)
+    buf = bytearray(data)  # gathers non-contiguous buffers in C order too
+    (_loop_inplace if _JIT else _translate_inplace)(buf, key)
+    return bytes(buf)
+
+
+# ------------------------------------------------------- the two operations
+
+def _masked_copy(data: object, key: bytes) -> bytes:
+    kind = type(data)
+    if kind is bytes or kind is bytearray:
+        return _xor_copy(data, len(data), key)  # type: ignore[arg-type]
+    with _view(data, "data") as view:
+        return _xor_copy(view, view.nbytes, key)
+
+
+def _mask_inplace(buffer: object, key: bytes) -> int:
+    """Mask a writable buffer in place; returns its size in bytes."""
+    if type(buffer) is bytearray:
+        n = len(buffer)
+        if _JIT:
+            _loop_inplace(buffer, key)
+        elif n > _BIGINT_MAX:
+            _translate_inplace(buffer, key)
+        elif n:
+            buffer[:] = _xor_bigint(buffer, n, key)
+        return n
+    if type(buffer) is bytes:
+        raise TypeError("cannot mask bytes in place: it is read-only (use apply_mask)")
+    with _view(buffer, "buffer") as view:
+        if view.readonly:
+            raise TypeError(f"cannot mask a read-only {type(buffer).__name__} in place")
+        n = view.nbytes
+        if n == 0:
+            return 0
+        if view.c_contiguous:
+            flat = _bytes_view(view) if (view.ndim != 1 or view.format != "B") else view
+            try:
+                if _JIT:
+                    _loop_inplace(flat, key)
+                else:
+                    flat[:] = _xor_copy(flat, n, key)
+            finally:
+                if flat is not view:
+                    flat.release()
+        else:
+            _scatter(view, _xor_copy(view, n, key))
+    return n
+
+
+def _bytes_view(view: memoryview) -> memoryview:
+    try:
+        return view.cast("B")
+    except TypeError:
+        # A format memoryview cannot parse (a numpy struct dtype, say).
+        raise TypeError(
+            f"the pure-Python implementation cannot write to a buffer of format "
+            f"{view.format!r}; pass a view of its bytes"
+        ) from None
+
+
+def _scatter(view: memoryview, data: bytes) -> None:
+    """Write ``data`` (C order) back into the non-contiguous ``view``."""
+    if view.format == "B" and view.ndim == 1:
+        view[:] = data
+        return
+    try:
+        items = memoryview(data).cast(view.format)
+    except (TypeError, ValueError):
+        # memoryview can neither cast to nor assign items of a non-native
+        # format (e.g. '<i' from numpy): nothing has been written yet.
+        raise TypeError(
+            f"the pure-Python implementation cannot write to a non-contiguous buffer "
+            f"of format {view.format!r}; pass a contiguous one"
+        ) from None
+    with items:
+        if view.ndim == 1:
+            view[:] = items
+        else:
+            # memoryview has no multi-dimensional slicing, only item access.
+            for i, index in enumerate(product(*[range(d) for d in view.shape])):
+                view[index] = items[i]
+
+
+# ------------------------------------------------------------- public API
+
+def apply_mask(data: _Buffer, mask: _Buffer) -> bytes:
+    """Return ``data`` (any bytes-like object) XORed with the 4-byte ``mask``.
+
+    Raises ValueError if ``mask`` is not 4 bytes, TypeError if ``data`` or
+    ``mask`` is not a bytes-like object.
+    """
+    return _masked_copy(data, _read_mask(mask))
+
+
+def apply_mask_inplace(buffer: _Buffer, mask: _Buffer, offset: int = 0) -> None:
+    """XOR the writable ``buffer`` with the 4-byte ``mask`` in place.
+
+    ``offset`` is the position of ``buffer[0]`` in the masked stream, so a
+    payload can be unmasked piece by piece.  Raises TypeError for a read-only
+    or non-buffer ``buffer``, ValueError for a bad mask or a negative offset;
+    on any error the buffer is left untouched.
+    """
+    # The same order of checks as the compiled twin, whose argument parsing
+    # looks at the offset first.
+    phase = _check_offset(offset)
+    _mask_inplace(buffer, _key_at(_read_mask(mask), phase))
+
+
+class Masker:
+    """Masks a stream in pieces, carrying the key phase from call to call.
+
+    ``position`` is the number of bytes processed since creation or the last
+    ``reset()``.  A Masker is not meant to be shared between threads.
+    """
+
+    __slots__ = ("_mask", "_position")
+
+    def __init__(self, mask: _Buffer) -> None:
+        self._mask = _read_mask(mask)
+        self._position = 0
+
+    def process(self, data: _Buffer) -> bytes:
+        """Return the next piece of the stream, masked, as new bytes."""
+        result = _masked_copy(data, _key_at(self._mask, self._position))
+        self._position += len(result)
+        return result
+
+    def process_inplace(self, buffer: _Buffer) -> None:
+        """Mask the next piece of the stream in place (a writable buffer)."""
+        self._position += _mask_inplace(buffer, _key_at(self._mask, self._position))
+
+    @property
+    def position(self) -> int:
+        """Bytes processed since creation or the last reset()."""
+        return self._position
+
+    def reset(self) -> None:
+        """Start again at position 0 with the same mask."""
+        self._position = 0
+
+    def __repr__(self) -> str:
+        return f"<wsfast.Masker position={self._position}>"
