@@ -1,7 +1,302 @@
-# Placeholder until the frame layer lands (issue 3).
-__all__ = ["Decoder"]
+"""The sans-I/O stream decoder (RFC 6455 §5): bytes in, events out.  Pure Python.
+
+The rules it enforces and its policies (limits, after-close, errors) are in
+docs/decoder.md; the compiled twin (_decoder_c.pyx) behaves the same.
+"""
+
+from __future__ import annotations
+
+from typing import List, Optional, Union
+
+from ._errors import InvalidUTF8, MessageTooBig, ProtocolError
+from ._frames_py import parse_close
+from ._mask_py import Masker, apply_mask
+from ._types import Close, Message, Opcode, Ping, Pong
+from ._utf8_py import Utf8Validator
+
+__all__ = ["Decoder", "DEFAULT_MAX_MESSAGE_SIZE", "DEFAULT_MAX_FRAME_SIZE"]
+
+Event = Union[Message, Ping, Pong, Close]
+
+DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
+DEFAULT_MAX_FRAME_SIZE = 1 << 20
+
+_TEXT = Opcode.TEXT
+_BINARY = Opcode.BINARY
+_DATA_OPCODES = {1: _TEXT, 2: _BINARY}
+
+
+def check_limit(name: str, value: Optional[int]) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int or None, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
+
+
+def _header_error(b0: int, b1: int, expect_mask: bool) -> Optional[ProtocolError]:
+    """The rule broken by a frame's first two bytes, if any (kept off the fast path)."""
+    opcode = b0 & 0x0F
+    if b0 & 0x70:
+        bits = ", ".join(name for bit, name in ((0x40, "RSV1"), (0x20, "RSV2"), (0x10, "RSV3")) if b0 & bit)
+        return ProtocolError(f"RFC 6455 §5.2: reserved bit(s) {bits} set without a negotiated extension")
+    if opcode not in (0, 1, 2, 8, 9, 10):
+        return ProtocolError(f"RFC 6455 §5.2: opcode {opcode:#x} is reserved")
+    if bool(b1 & 0x80) != expect_mask:
+        if expect_mask:
+            return ProtocolError("RFC 6455 §5.1: a client must mask every frame it sends; got an unmasked frame")
+        return ProtocolError("RFC 6455 §5.1: a server must not mask the frames it sends; got a masked frame")
+    if opcode >= 8:
+        if not b0 & 0x80:
+            return ProtocolError("RFC 6455 §5.5: control frames must not be fragmented")
+        if b1 & 0x7F > 125:
+            return ProtocolError("RFC 6455 §5.5: a control frame payload is at most 125 bytes")
+    return None
 
 
 class Decoder:
-    def __init__(self, *a, **k):
-        raise NotImplementedError
+    """Decode a stream of frames into events: Message, Ping, Pong and Close.
+
+    ``client`` says which side this is (a server requires masked frames, a
+    client unmasked ones).  ``max_message_size`` bounds a reassembled message
+    and ``max_frame_size`` one frame's payload (None: no bound); both are
+    checked on each header, before a byte of payload is stored.
+    ``decode_text=False`` hands text messages over as validated UTF-8 bytes
+    instead of str.
+    """
+
+    __slots__ = (
+        "_expect_mask",
+        "_max_message",
+        "_max_frame",
+        "_decode_text",
+        "_pending",
+        "_left",
+        "_opcode",
+        "_fin",
+        "_masker",
+        "_control",
+        "_msg_opcode",
+        "_msg_parts",
+        "_msg_size",
+        "_utf8",
+        "_error",
+        "_closed",
+    )
+
+    def __init__(
+        self,
+        *,
+        client: bool = False,
+        max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
+        max_frame_size: Optional[int] = DEFAULT_MAX_FRAME_SIZE,
+        decode_text: bool = True,
+    ) -> None:
+        self._expect_mask = not client
+        self._max_message = check_limit("max_message_size", max_message_size)
+        self._max_frame = check_limit("max_frame_size", max_frame_size)
+        self._decode_text = bool(decode_text)
+        self._pending = b""  # an incomplete header carried to the next feed
+        self._left = 0  # payload bytes of the current frame still to come
+        self._opcode = 0  # of the frame whose payload is arriving
+        self._fin = True
+        self._masker: Optional[Masker] = None
+        self._control: List[bytes] = []  # pieces of a control frame's payload
+        self._msg_opcode = 0  # 0: no message in progress
+        self._msg_parts: List[bytes] = []
+        self._msg_size = 0
+        self._utf8 = Utf8Validator()
+        self._error: Optional[ProtocolError] = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """True once a Close frame was decoded; later bytes are ignored."""
+        return self._closed
+
+    def feed(self, data: Union[bytes, bytearray, memoryview]) -> List[Event]:
+        """The events completed by ``data`` (any buffer), in order."""
+        if self._error is not None:
+            raise self._error.with_traceback(None)
+        if type(data) is not bytes:
+            data = memoryview(data).tobytes()  # TypeError for a non-buffer
+        if self._closed:
+            return []
+        try:
+            return self._feed(data)
+        except ProtocolError as exc:
+            self._fail(exc)
+            raise
+
+    def _fail(self, exc: ProtocolError) -> None:
+        self._error = exc
+        self._pending = b""
+        self._msg_parts = []
+        self._control = []
+
+    def _feed(self, buf: bytes) -> List[Event]:
+        if self._pending:
+            buf = self._pending + buf
+            self._pending = b""
+        events: List[Event] = []
+        pos = 0
+        end = len(buf)
+        expect_mask = self._expect_mask
+        mask_bit = 0x80 if expect_mask else 0
+        while pos < end:
+            if self._left:
+                take = min(self._left, end - pos)
+                self._payload_piece(buf[pos : pos + take])
+                pos += take
+                self._left -= take
+                if not self._left and self._frame_done(events):
+                    return events
+                continue
+            if end - pos < 2:
+                break
+            b0 = buf[pos]
+            b1 = buf[pos + 1]
+            # The whole rule set of the first two bytes in one test: FIN and
+            # opcode aside, only the mask bit may be set, as the role wants.
+            if (b0 & 0x70) or (b1 & 0x80) != mask_bit or (b0 & 0x0F) not in (0, 1, 2, 8, 9, 10) or (
+                b0 & 0x08 and (not b0 & 0x80 or b1 & 0x7F > 125)
+            ):
+                error = _header_error(b0, b1, expect_mask)
+                if error is not None:
+                    raise error
+            length = b1 & 0x7F
+            start = pos + 2
+            if length == 126:
+                if end - start < 2:
+                    break
+                length = (buf[start] << 8) | buf[start + 1]
+                start += 2
+                if length < 126:
+                    raise ProtocolError(f"RFC 6455 §5.2: payload length {length} sent in 16 bits; the minimal encoding is required")
+            elif length == 127:
+                if end - start < 8:
+                    break
+                length = int.from_bytes(buf[start : start + 8], "big")
+                start += 8
+                if length >> 63:
+                    raise ProtocolError("RFC 6455 §5.2: the most significant bit of a 64-bit payload length must be 0")
+                if length < 0x10000:
+                    raise ProtocolError(f"RFC 6455 §5.2: payload length {length} sent in 64 bits; the minimal encoding is required")
+            if expect_mask:
+                if end - start < 4:
+                    break
+                key: Optional[bytes] = buf[start : start + 4]
+                start += 4
+            else:
+                key = None
+            opcode = b0 & 0x0F
+            fin = b0 & 0x80
+            if opcode < 8:
+                self._start_data_frame(opcode, length)
+            elif self._max_frame is not None and length > self._max_frame:
+                raise MessageTooBig(f"a {length}-byte control frame exceeds max_frame_size ({self._max_frame})")
+            pos = start
+            if end - pos >= length and (opcode >= 8 or (fin and opcode)):
+                # Fast path: the whole frame is here and it is a whole message
+                # (or a control frame): no buffering, no incremental state.
+                payload = buf[pos : pos + length]
+                pos += length
+                if key is not None and length:
+                    payload = apply_mask(payload, key)
+                if opcode >= 8:
+                    if self._control_event(opcode, payload, events):
+                        return events
+                else:
+                    events.append(self._whole_message(payload))
+                continue
+            self._opcode = opcode
+            self._fin = bool(fin)
+            self._masker = Masker(key) if key is not None else None
+            self._left = length
+            if not length and self._frame_done(events):
+                return events
+        if pos < end:
+            self._pending = buf[pos:]
+        return events
+
+    def _start_data_frame(self, opcode: int, length: int) -> None:
+        """Check fragmentation order and limits for a data frame's header, and begin its message."""
+        if self._max_frame is not None and length > self._max_frame:
+            raise MessageTooBig(f"a {length}-byte frame exceeds max_frame_size ({self._max_frame})")
+        if opcode:
+            if self._msg_opcode:
+                raise ProtocolError("RFC 6455 §5.4: a new data frame arrived before the fragmented message ended")
+            self._msg_opcode = opcode
+            self._msg_size = 0
+            if opcode == 1:
+                self._utf8.reset()
+        elif not self._msg_opcode:
+            raise ProtocolError("RFC 6455 §5.4: a continuation frame arrived with no message to continue")
+        size = self._msg_size + length
+        if self._max_message is not None and size > self._max_message:
+            raise MessageTooBig(f"a message of at least {size} bytes exceeds max_message_size ({self._max_message})")
+        self._msg_size = size
+
+    def _whole_message(self, payload: bytes) -> Message:
+        """The Message of an unfragmented frame that arrived in one piece."""
+        opcode = self._msg_opcode
+        self._msg_opcode = 0
+        self._msg_size = 0
+        if opcode == 2:
+            return Message(_BINARY, payload)
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise InvalidUTF8(f"RFC 6455 §8.1: text message is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        return Message(_TEXT, text if self._decode_text else payload)
+
+    def _payload_piece(self, piece: bytes) -> None:
+        if self._masker is not None:
+            piece = self._masker.process(piece)
+        if self._opcode >= 8:
+            self._control.append(piece)
+            return
+        if self._msg_opcode == 1 and not self._utf8.feed(piece):
+            raise InvalidUTF8(
+                f"RFC 6455 §8.1: text message is not valid UTF-8 (first invalid byte at offset {self._utf8.error_offset})"
+            )
+        self._msg_parts.append(piece)
+
+    def _frame_done(self, events: List[Event]) -> bool:
+        """The current frame's payload is all here: emit what it completes.  True after a Close."""
+        opcode = self._opcode
+        self._masker = None
+        if opcode >= 8:
+            payload = b"".join(self._control)
+            self._control = []
+            return self._control_event(opcode, payload, events)
+        if not self._fin:
+            return False
+        data = b"".join(self._msg_parts)
+        self._msg_parts = []
+        self._msg_size = 0
+        msg_opcode = self._msg_opcode
+        self._msg_opcode = 0
+        if msg_opcode == 1:
+            if not self._utf8.finish():
+                raise InvalidUTF8("RFC 6455 §8.1: text message ends inside a UTF-8 sequence")
+            events.append(Message(_TEXT, data.decode("utf-8") if self._decode_text else data))
+        else:
+            events.append(Message(_BINARY, data))
+        return False
+
+    def _control_event(self, opcode: int, payload: bytes, events: List[Event]) -> bool:
+        if opcode == 9:
+            events.append(Ping(payload))
+        elif opcode == 10:
+            events.append(Pong(payload))
+        else:
+            code, reason = parse_close(payload)
+            events.append(Close(code, reason))
+            self._closed = True
+            self._pending = b""
+            self._msg_parts = []
+            return True
+        return False
