@@ -88,16 +88,21 @@ def human(n: int) -> str:
     return f"{n} B"
 
 
+def payload(size: int) -> bytes:
+    """The same bytes for both implementations, so their results compare."""
+    return bytes(range(256)) * (size // 256) + bytes(range(size % 256))
+
+
 def _mask_inplace(size: int) -> Callable[[_impl.Implementation], Call]:
     def make(impl: _impl.Implementation) -> Call:
         # Masking twice restores the buffer, so repeats keep working on it.
-        return (impl.apply_mask_inplace, (bytearray(os.urandom(size)), MASK), {})
+        return (impl.apply_mask_inplace, (bytearray(payload(size)), MASK), {})
     return make
 
 
 def _apply_mask(size: int) -> Callable[[_impl.Implementation], Call]:
     def make(impl: _impl.Implementation) -> Call:
-        return (impl.apply_mask, (os.urandom(size), MASK), {})
+        return (impl.apply_mask, (payload(size), MASK), {})
     return make
 
 
@@ -121,7 +126,7 @@ def _decoder(size: int, masked: bool) -> Callable[[_impl.Implementation], Call]:
 
         # The stream is built by the pure encoder so both sides read the same bytes.
         encode = _impl.load("python", lazy=True).encode_frame
-        frame = encode(Opcode.BINARY, bytes(size), mask=MASK if masked else None)
+        frame = encode(Opcode.BINARY, payload(size), mask=MASK if masked else None)
         stream = frame * frames_per_read(size, masked)
         decoder = impl.Decoder(client=not masked)
         return (decoder.feed, (stream,), {})
@@ -132,7 +137,7 @@ def _encode(size: int, masked: bool) -> Callable[[_impl.Implementation], Call]:
     def make(impl: _impl.Implementation) -> Call:
         from ._types import Opcode
 
-        return (impl.encode_frame, (Opcode.BINARY, bytes(size)), {"mask": True} if masked else {})
+        return (impl.encode_frame, (Opcode.BINARY, payload(size)), {"mask": True} if masked else {})
     return make
 
 
