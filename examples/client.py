@@ -153,22 +153,26 @@ async def run_autobahn(args: argparse.Namespace) -> int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="mode", required=True)
-    send = sub.add_parser("send", help="send messages, print the events that come back")
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    send = argparse.ArgumentParser(prog="client.py send", description="send messages, print what comes back")
     send.add_argument("uri")
     send.add_argument("actions", nargs="*", type=parse_action, metavar="KIND:VALUE")
     send.add_argument("--subprotocol", action="append", default=[])
     send.add_argument("--fragment-size", type=int, default=None)
     send.add_argument("--ping-between", action="store_true")
     send.add_argument("--timeout", type=float, default=30.0, help="for the whole exchange, in seconds")
-    auto = sub.add_parser("autobahn", help="be the client of wstest -m fuzzingserver")
+    auto = argparse.ArgumentParser(prog="client.py autobahn", description="be the client of wstest -m fuzzingserver")
     auto.add_argument("server", help="the fuzzing server's URI, e.g. ws://127.0.0.1:9001")
     auto.add_argument("--agent", default=f"wsfast-{wsfast.IMPLEMENTATION}")
-    args = parser.parse_args(argv)
-    if args.mode == "send":
+    # Subcommands by hand: argparse cannot mix options and a list of
+    # positionals (the actions) under subparsers.
+    if args_in[:1] == ["send"]:
+        args = send.parse_intermixed_args(args_in[1:])
         return asyncio.run(asyncio.wait_for(run_send(args), args.timeout))
-    return asyncio.run(run_autobahn(args))
+    if args_in[:1] == ["autobahn"]:
+        return asyncio.run(run_autobahn(auto.parse_args(args_in[1:])))
+    print(__doc__, file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":
