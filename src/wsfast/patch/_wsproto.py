@@ -21,6 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .._errors import ProtocolError
 from ._core import Binding, Mismatch, dist_version, lookup, require_fingerprint
 
 DISTRIBUTION = "wsproto"
@@ -52,7 +53,6 @@ def make(fp: Any, k: Any) -> tuple[type, Any, Any]:
     """(XorMaskerSimple, parse_header, process_buffer) for wsproto module ``fp``."""
     Masker = k.Masker
     parse = k.parse_header
-    ProtocolError = k.ProtocolError
     Frame = fp.Frame
     Header = fp.Header
     XorMaskerNull = fp.XorMaskerNull
