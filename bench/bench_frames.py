@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conftest import record, run, run_fresh
-from contenders import (Unavailable, checked, decoder_contenders,
+from contenders import (Unavailable, prepare, checked, decoder_contenders,
                         encoder_contenders, frame_stream, is_frame)
 
 FRAME_SIZES = [0, 16, 125, 1 << 10]
@@ -26,7 +26,7 @@ def test_decoder(benchmark: Any, name: str, masked: bool, size: int) -> None:
     record(benchmark, op="decoder", variant="masked" if masked else "unmasked",
            size=size, contender=name, kind=kind, nbytes=len(stream), frames=count)
     try:
-        made = factory(stream, count, masked)
+        made = prepare(kind, name, factory, stream, count, masked)
         if made[0] == "setup":
             _, setup, target = made
             args, kwargs = setup()
@@ -48,7 +48,7 @@ def test_encode_frame(benchmark: Any, name: str, masked: bool) -> None:
     record(benchmark, op="encode_frame", variant="masked" if masked else "unmasked",
            size=len(payload), contender=name, kind=kind, nbytes=len(payload))
     try:
-        call = factory(payload, masked)
+        call = prepare(kind, name, factory, payload, masked)
         if name not in WRITES_TO_TRANSPORT:
             checked(call, lambda out: is_frame(out, payload, masked), name)
     except Unavailable as exc:

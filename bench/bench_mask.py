@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conftest import record, run
-from contenders import (Unavailable, apply_mask_contenders, checked,
+from contenders import (Unavailable, prepare, apply_mask_contenders, checked,
                         mask_inplace_contenders, xor_reference)
 
 SIZES = [8, 16, 64, 125, 1 << 10, 4 << 10, 64 << 10, 1 << 20, 16 << 20]
@@ -31,7 +31,7 @@ def test_apply_mask(benchmark: Any, name: str, size: int) -> None:
     data = payload(size)
     expected = data if name == "copy" else xor_reference(data, MASK)
     try:
-        call = checked(factory(data, MASK), lambda out: bytes(out) == expected, name)
+        call = checked(prepare(kind, name, factory, data, MASK), lambda out: bytes(out) == expected, name)
     except Unavailable as exc:
         pytest.skip(str(exc))
     fn, args, kwargs = call
@@ -48,7 +48,7 @@ def test_mask_inplace(benchmark: Any, name: str, size: int) -> None:
     buf = bytearray(data)
     expected = data if name == "copy" else xor_reference(data, MASK)
     try:
-        call = factory(buf, MASK)
+        call = prepare(kind, name, factory, buf, MASK)
         checked(call, lambda out: out is None or bytes(out) == data, name)
     except Unavailable as exc:
         pytest.skip(str(exc))

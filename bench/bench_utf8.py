@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conftest import record, run
-from contenders import Unavailable, checked, utf8_contenders
+from contenders import Unavailable, checked, prepare, utf8_contenders
 # The same inputs as `python -m wsfast`: ASCII prose, or CJK (3 bytes),
 # Cyrillic and Latin letters (2 bytes), one emoji (4 bytes) and spaces.
 from wsfast._selfbench import text
@@ -26,7 +26,7 @@ def test_utf8(benchmark: Any, name: str, variant: str, size: int) -> None:
     data = text(variant, size)
     assert len(data) == size
     try:
-        fn, args, kwargs = checked(factory(data), bool, name)
+        fn, args, kwargs = checked(prepare(kind, name, factory, data), bool, name)
     except Unavailable as exc:
         pytest.skip(str(exc))
     run(benchmark, fn, *args, **kwargs)
