@@ -7,6 +7,7 @@ through a function pointer.  docs/utf8.md explains the algorithm and the
 choices made here.
 """
 
+cimport cython
 from cpython.buffer cimport PyBUF_FULL_RO, PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from libc.stddef cimport ptrdiff_t
@@ -209,6 +210,7 @@ cdef Py_ssize_t _feed_object(uint32_t *state, object data, Py_ssize_t *length) e
 
 # ----------------------------------------------------------------- public API
 
+@cython.always_allow_keywords(False)
 def validate_utf8(data):
     """True if the bytes of ``data`` (any buffer) are complete, valid UTF-8.
 
@@ -242,6 +244,7 @@ cdef class Utf8Validator:
         self._fed = 0
         self._error = -1
 
+    @cython.always_allow_keywords(False)
     def feed(self, data):
         """Validate the next bytes; False as soon as the message cannot be valid."""
         cdef Py_ssize_t r, length = 0

@@ -11,7 +11,10 @@ unfinished at the end of a chunk.  docs/utf8.md has the details.
 from __future__ import annotations
 
 import codecs
-from typing import Union
+from typing import TYPE_CHECKING, Union
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 __all__ = ["validate_utf8", "Utf8Validator"]
 
@@ -94,12 +97,12 @@ def _feed(state: int, buf: _Buffer, n: int) -> tuple[int, int]:
     return _scan(_ACCEPT, buf, i + consumed, n)
 
 
-def _feed_any(state: int, data: object) -> tuple[int, int, int]:
+def _feed_any(state: int, data: Buffer) -> tuple[int, int, int]:
     """(error index or -1, new state, byte length) for any buffer; TypeError otherwise."""
     if type(data) is bytes:
         err, state = _feed(state, data, len(data))
         return err, state, len(data)
-    with memoryview(data) as view:  # type: ignore[arg-type]
+    with memoryview(data) as view:
         if view.c_contiguous:
             if view.ndim == 1 and view.format == "B":
                 return _feed(state, view, view.nbytes) + (view.nbytes,)
@@ -116,7 +119,7 @@ def _feed_any(state: int, data: object) -> tuple[int, int, int]:
     return err, state, len(raw)
 
 
-def validate_utf8(data: object) -> bool:
+def validate_utf8(data: Buffer, /) -> bool:
     """True if the bytes of ``data`` (any buffer) are complete, valid UTF-8."""
     if type(data) is bytes:
         try:
@@ -145,10 +148,10 @@ class Utf8Validator:
         self._fed = 0
         self._error: int | None = None
 
-    def feed(self, data: object) -> bool:
+    def feed(self, data: Buffer, /) -> bool:
         """Validate the next bytes; False as soon as the message cannot be valid."""
         if self._error is not None:
-            memoryview(data).release()  # type: ignore[arg-type]  # TypeError for a non-buffer
+            memoryview(data).release()  # TypeError for a non-buffer
             return False
         err, state, length = _feed_any(self._state, data)
         if err >= 0:
