@@ -14,7 +14,7 @@ from ._mask_py import Masker, apply_mask
 from ._types import Close, Message, Opcode, Ping, Pong
 from ._utf8_py import Utf8Validator
 
-__all__ = ["Decoder", "DEFAULT_MAX_MESSAGE_SIZE", "DEFAULT_MAX_FRAME_SIZE"]
+__all__ = ["Decoder"]
 
 Event = Union[Message, Ping, Pong, Close]
 
@@ -23,10 +23,26 @@ DEFAULT_MAX_FRAME_SIZE = 1 << 20
 
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
-_DATA_OPCODES = {1: _TEXT, 2: _BINARY}
+# Greater than any frame or message (lengths are below 2**63): "no limit".
+_NO_LIMIT = 1 << 64
+# Events are built as their NamedTuple's own __new__ would, minus its frame.
+_new_tuple = tuple.__new__
+
+
+def _b0_ok(b0: int) -> bool:
+    opcode = b0 & 0x0F
+    if b0 & 0x70 or opcode not in (0, 1, 2, 8, 9, 10):
+        return False
+    return opcode < 8 or bool(b0 & 0x80)
+
+
+# First header byte -> whether it breaks no rule by itself (reserved bits,
+# reserved opcodes, a fragmented control frame): one lookup a frame.
+_B0_OK = bytes(_b0_ok(b0) for b0 in range(256))
 
 
 def check_limit(name: str, value: Optional[int]) -> Optional[int]:
+    """A size limit as given to Decoder(): an int >= 0, or None for none."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -36,8 +52,12 @@ def check_limit(name: str, value: Optional[int]) -> Optional[int]:
     return value
 
 
-def _header_error(b0: int, b1: int, expect_mask: bool) -> Optional[ProtocolError]:
-    """The rule broken by a frame's first two bytes, if any (kept off the fast path)."""
+def header_error(b0: int, b1: int, expect_mask: bool) -> Optional[ProtocolError]:
+    """The rule broken by a frame's first two bytes, if any.
+
+    Kept off the fast path, which only tests whether some rule is broken; the
+    compiled Decoder uses it too, so both name the broken rule alike.
+    """
     opcode = b0 & 0x0F
     if b0 & 0x70:
         bits = ", ".join(name for bit, name in ((0x40, "RSV1"), (0x20, "RSV2"), (0x10, "RSV3")) if b0 & bit)
@@ -141,10 +161,13 @@ class Decoder:
             buf = self._pending + buf
             self._pending = b""
         events: List[Event] = []
+        append = events.append
         pos = 0
         end = len(buf)
         expect_mask = self._expect_mask
         mask_bit = 0x80 if expect_mask else 0
+        max_frame = _NO_LIMIT if self._max_frame is None else self._max_frame
+        max_message = _NO_LIMIT if self._max_message is None else self._max_message
         while pos < end:
             if self._left:
                 take = min(self._left, end - pos)
@@ -158,14 +181,8 @@ class Decoder:
                 break
             b0 = buf[pos]
             b1 = buf[pos + 1]
-            # The whole rule set of the first two bytes in one test: FIN and
-            # opcode aside, only the mask bit may be set, as the role wants.
-            if (b0 & 0x70) or (b1 & 0x80) != mask_bit or (b0 & 0x0F) not in (0, 1, 2, 8, 9, 10) or (
-                b0 & 0x08 and (not b0 & 0x80 or b1 & 0x7F > 125)
-            ):
-                error = _header_error(b0, b1, expect_mask)
-                if error is not None:
-                    raise error
+            if not _B0_OK[b0] or (b1 & 0x80) != mask_bit or (b0 & 0x08 and b1 & 0x7F > 125):
+                raise header_error(b0, b1, expect_mask)  # type: ignore[misc]
             length = b1 & 0x7F
             start = pos + 2
             if length == 126:
@@ -192,27 +209,45 @@ class Decoder:
             else:
                 key = None
             opcode = b0 & 0x0F
-            fin = b0 & 0x80
+            if (
+                b0 & 0x80
+                and 0 < opcode < 3
+                and not self._msg_opcode
+                and end - start >= length
+                and length <= max_frame
+                and length <= max_message
+            ):
+                # Fast path: a whole unfragmented message, all here: no state.
+                pos = start + length
+                payload = buf[start:pos]
+                if key is not None and length:
+                    payload = apply_mask(payload, key)
+                if opcode == 2:
+                    append(_new_tuple(Message, (_BINARY, payload)))
+                    continue
+                try:
+                    text = payload.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise InvalidUTF8(
+                        f"RFC 6455 §8.1: text message is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+                    ) from None
+                append(_new_tuple(Message, (_TEXT, text if self._decode_text else payload)))
+                continue
             if opcode < 8:
                 self._start_data_frame(opcode, length)
-            elif self._max_frame is not None and length > self._max_frame:
+            elif length > max_frame:
                 raise MessageTooBig(f"a {length}-byte control frame exceeds max_frame_size ({self._max_frame})")
             pos = start
-            if end - pos >= length and (opcode >= 8 or (fin and opcode)):
-                # Fast path: the whole frame is here and it is a whole message
-                # (or a control frame): no buffering, no incremental state.
+            if opcode >= 8 and end - pos >= length:
                 payload = buf[pos : pos + length]
                 pos += length
                 if key is not None and length:
                     payload = apply_mask(payload, key)
-                if opcode >= 8:
-                    if self._control_event(opcode, payload, events):
-                        return events
-                else:
-                    events.append(self._whole_message(payload))
+                if self._control_event(opcode, payload, events):
+                    return events
                 continue
             self._opcode = opcode
-            self._fin = bool(fin)
+            self._fin = bool(b0 & 0x80)
             self._masker = Masker(key) if key is not None else None
             self._left = length
             if not length and self._frame_done(events):
@@ -238,19 +273,6 @@ class Decoder:
         if self._max_message is not None and size > self._max_message:
             raise MessageTooBig(f"a message of at least {size} bytes exceeds max_message_size ({self._max_message})")
         self._msg_size = size
-
-    def _whole_message(self, payload: bytes) -> Message:
-        """The Message of an unfragmented frame that arrived in one piece."""
-        opcode = self._msg_opcode
-        self._msg_opcode = 0
-        self._msg_size = 0
-        if opcode == 2:
-            return Message(_BINARY, payload)
-        try:
-            text = payload.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InvalidUTF8(f"RFC 6455 §8.1: text message is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
-        return Message(_TEXT, text if self._decode_text else payload)
 
     def _payload_piece(self, piece: bytes) -> None:
         if self._masker is not None:
@@ -282,16 +304,16 @@ class Decoder:
         if msg_opcode == 1:
             if not self._utf8.finish():
                 raise InvalidUTF8("RFC 6455 §8.1: text message ends inside a UTF-8 sequence")
-            events.append(Message(_TEXT, data.decode("utf-8") if self._decode_text else data))
+            events.append(_new_tuple(Message, (_TEXT, data.decode("utf-8") if self._decode_text else data)))
         else:
-            events.append(Message(_BINARY, data))
+            events.append(_new_tuple(Message, (_BINARY, data)))
         return False
 
     def _control_event(self, opcode: int, payload: bytes, events: List[Event]) -> bool:
         if opcode == 9:
-            events.append(Ping(payload))
+            events.append(_new_tuple(Ping, (payload,)))
         elif opcode == 10:
-            events.append(Pong(payload))
+            events.append(_new_tuple(Pong, (payload,)))
         else:
             code, reason = parse_close(payload)
             events.append(Close(code, reason))
