@@ -109,32 +109,7 @@ cdef class Decoder:
     instead of str.
     """
 
-    cdef bint _expect_mask
-    cdef bint _decode_text
-    cdef bint _closed
-    cdef uint64_t _max_message
-    cdef uint64_t _max_frame
-    cdef object _error
-    # An incomplete header carried over to the next feed().
-    cdef uint8_t _hdr[MAX_HEADER]
-    cdef Py_ssize_t _hdr_len
-    # The frame whose header was just parsed or whose payload is arriving.
-    cdef uint64_t _length
-    cdef uint64_t _left
-    cdef uint64_t _phase
-    cdef int _opcode
-    cdef bint _fin
-    cdef bint _masked
-    cdef uint8_t _key[4]
-    cdef uint8_t _control[MAX_CONTROL]
-    cdef Py_ssize_t _control_len
-    # The message in progress (_msg_opcode 0: none).
-    cdef int _msg_opcode
-    cdef uint64_t _msg_size
-    cdef uint8_t *_buf
-    cdef Py_ssize_t _buf_len
-    cdef Py_ssize_t _buf_cap
-    cdef uint32_t _utf8_state
+    # The fields are declared in _decoder_c.pxd.
 
     def __init__(self, *, client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
                  max_frame_size=DEFAULT_MAX_FRAME_SIZE, decode_text=True):

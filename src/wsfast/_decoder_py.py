@@ -6,7 +6,7 @@ docs/decoder.md; the compiled twin (_decoder_c.pyx) behaves the same.
 
 from __future__ import annotations
 
-from typing import List, Optional, Union
+from typing import TYPE_CHECKING, List, Optional, Union
 
 from ._errors import InvalidUTF8, MessageTooBig, ProtocolError
 from ._frames_py import parse_close
@@ -15,6 +15,9 @@ from ._types import Close, Message, Opcode, Ping, Pong
 from ._utf8_py import Utf8Validator
 
 __all__ = ["Decoder"]
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 Event = Union[Message, Ping, Pong, Close]
 
@@ -136,7 +139,7 @@ class Decoder:
         """True once a Close frame was decoded; later bytes are ignored."""
         return self._closed
 
-    def feed(self, data: Union[bytes, bytearray, memoryview]) -> List[Event]:
+    def feed(self, data: Buffer) -> List[Event]:
         """The events completed by ``data`` (any buffer), in order."""
         if self._error is not None:
             raise self._error.with_traceback(None)

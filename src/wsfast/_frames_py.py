@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import struct
 import threading
-from typing import Optional, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Tuple, Union
 
 from ._errors import InvalidUTF8, ProtocolError
 from ._mask_py import apply_mask
@@ -18,7 +18,8 @@ from ._types import FrameHeader, Opcode
 
 __all__ = ["parse_header", "encode_frame", "encode_close", "parse_close"]
 
-Buffer = Union[bytes, bytearray, memoryview]
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 # Opcode value -> member, so that a parsed header carries the enum member
 # without going through the (slow) enum constructor.
@@ -188,7 +189,7 @@ def encode_frame(
         if mask is True:
             key = draw_mask_key()
         else:
-            key = bytes(mask)  # type: ignore[arg-type]
+            key = bytes(mask)
             if len(key) != 4:
                 raise ValueError(f"a masking key is exactly 4 bytes, got {len(key)}")
     if length < 126:

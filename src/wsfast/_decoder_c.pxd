@@ -1,0 +1,41 @@
+# The compiled Decoder's class, so that Cython code can hold one as a typed
+# object.  Its fields are private: use feed() and closed.
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+
+cdef class Decoder:
+    cdef bint _expect_mask
+    cdef bint _decode_text
+    cdef bint _closed
+    cdef uint64_t _max_message
+    cdef uint64_t _max_frame
+    cdef object _error
+    cdef uint8_t _hdr[14]
+    cdef Py_ssize_t _hdr_len
+    cdef uint64_t _length
+    cdef uint64_t _left
+    cdef uint64_t _phase
+    cdef int _opcode
+    cdef bint _fin
+    cdef bint _masked
+    cdef uint8_t _key[4]
+    cdef uint8_t _control[125]
+    cdef Py_ssize_t _control_len
+    cdef int _msg_opcode
+    cdef uint64_t _msg_size
+    cdef uint8_t *_buf
+    cdef Py_ssize_t _buf_len
+    cdef Py_ssize_t _buf_cap
+    cdef uint32_t _utf8_state
+
+    cdef list _run(self, const uint8_t *p, Py_ssize_t n)
+    cdef void _release_message(self) noexcept
+    cdef list _feed(self, const uint8_t *p, Py_ssize_t n)
+    cdef Py_ssize_t _header(self, const uint8_t *p, Py_ssize_t avail) except -1
+    cdef bint _begin_payload(self, list events) except -1
+    cdef bint _whole(self, const uint8_t *src, Py_ssize_t n, list events) except -1
+    cdef bytes _copy(self, const uint8_t *src, Py_ssize_t n)
+    cdef object _text_frame(self, const uint8_t *src, Py_ssize_t n)
+    cdef int _payload(self, const uint8_t *src, Py_ssize_t take) except -1
+    cdef int _grow(self, Py_ssize_t need) except -1
+    cdef bint _frame_done(self, list events) except -1
+    cdef bint _control_event(self, int opcode, bytes payload, list events) except -1
