@@ -13,19 +13,21 @@ import operator
 import platform
 import sys
 from itertools import product
-from typing import Any, List, Optional, Union
+from typing import TYPE_CHECKING, Any, List, Optional, SupportsIndex, Union
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
 
 __all__ = ["apply_mask", "apply_mask_inplace", "Masker"]
 
-# Up to this many bytes the big-integer XOR beats the translate passes on
-# CPython (three C calls against twelve); above it, converting to and from an
-# int costs more per byte than translating.
-_BIGINT_MAX = 1024
+# Up to these sizes the big-integer XOR beats the four translate passes on
+# CPython (a few C calls against twelve); above them, converting to and from
+# an int costs more per byte than translating.  In place on a bytearray the
+# translate passes need no copy, so they win sooner.  docs/masking.md.
+_BIGINT_MAX = 2048
+_BIGINT_MAX_INPLACE = 512
 
 _JIT = platform.python_implementation() != "CPython"
-
-_Buffer = Any  # any object with the buffer protocol
-
 
 # ------------------------------------------------------------ argument checks
 
@@ -99,13 +101,13 @@ def _loop_inplace(buf: Union[bytearray, memoryview], key: bytes) -> None:
         buf[i] ^= key[i & 3]
 
 
-def _xor_bigint(data: _Buffer, n: int, key: bytes) -> bytes:
+def _xor_bigint(data: Buffer, n: int, key: bytes) -> bytes:
     stream = (key * ((n + 3) >> 2))[:n]
     value = int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")
     return value.to_bytes(n, "little")
 
 
-def _xor_copy(data: _Buffer, n: int, key: bytes) -> bytes:
+def _xor_copy(data: Buffer, n: int, key: bytes) -> bytes:
     """``data`` masked, as new bytes."""
     if not _JIT and n <= _BIGINT_MAX:
         return _xor_bigint(data, n, key)
@@ -130,7 +132,7 @@ def _mask_inplace(buffer: object, key: bytes) -> int:
         n = len(buffer)
         if _JIT:
             _loop_inplace(buffer, key)
-        elif n > _BIGINT_MAX:
+        elif n > _BIGINT_MAX_INPLACE:
             _translate_inplace(buffer, key)
         elif n:
             buffer[:] = _xor_bigint(buffer, n, key)
@@ -174,8 +176,9 @@ def _scatter(view: memoryview, data: bytes) -> None:
     if view.format == "B" and view.ndim == 1:
         view[:] = data
         return
+    fmt: Any = view.format  # any struct format; typeshed lists the native ones
     try:
-        items = memoryview(data).cast(view.format)
+        items = memoryview(data).cast(fmt)
     except (TypeError, ValueError):
         # memoryview can neither cast to nor assign items of a non-native
         # format (e.g. '<i' from numpy): nothing has been written yet.
@@ -188,22 +191,30 @@ def _scatter(view: memoryview, data: bytes) -> None:
             view[:] = items
         else:
             # memoryview has no multi-dimensional slicing, only item access.
-            for i, index in enumerate(product(*[range(d) for d in view.shape])):
+            for i, index in enumerate(product(*[range(d) for d in view.shape or ()])):
                 view[index] = items[i]
 
 
 # ------------------------------------------------------------- public API
 
-def apply_mask(data: _Buffer, mask: _Buffer) -> bytes:
+def apply_mask(data: Buffer, mask: Buffer) -> bytes:
     """Return ``data`` (any bytes-like object) XORed with the 4-byte ``mask``.
 
     Raises ValueError if ``mask`` is not 4 bytes, TypeError if ``data`` or
     ``mask`` is not a bytes-like object.
     """
-    return _masked_copy(data, _read_mask(mask))
+    if type(mask) is not bytes or len(mask) != 4:
+        mask = _read_mask(mask)
+    # Small bytes first, inline: there the cost of a call is the cost of it all.
+    if type(data) is bytes and not _JIT:
+        n = len(data)
+        if n <= _BIGINT_MAX:
+            stream = (mask * ((n + 3) >> 2))[:n]
+            return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(n, "little")
+    return _masked_copy(data, mask)
 
 
-def apply_mask_inplace(buffer: _Buffer, mask: _Buffer, offset: int = 0) -> None:
+def apply_mask_inplace(buffer: Buffer, mask: Buffer, offset: SupportsIndex = 0) -> None:
     """XOR the writable ``buffer`` with the 4-byte ``mask`` in place.
 
     ``offset`` is the position of ``buffer[0]`` in the masked stream, so a
@@ -213,8 +224,22 @@ def apply_mask_inplace(buffer: _Buffer, mask: _Buffer, offset: int = 0) -> None:
     """
     # The same order of checks as the compiled twin, whose argument parsing
     # looks at the offset first.
-    phase = _check_offset(offset)
-    _mask_inplace(buffer, _key_at(_read_mask(mask), phase))
+    if type(offset) is not int or offset < 0 or offset > sys.maxsize:
+        offset = _check_offset(offset)
+    if type(mask) is not bytes or len(mask) != 4:
+        mask = _read_mask(mask)
+    if offset & 3:
+        mask = _key_at(mask, offset)
+    # Small bytearrays first, inline, as in apply_mask.
+    if type(buffer) is bytearray and not _JIT:
+        n = len(buffer)
+        if n <= _BIGINT_MAX_INPLACE:
+            if n:
+                stream = (mask * ((n + 3) >> 2))[:n]
+                value = int.from_bytes(buffer, "little") ^ int.from_bytes(stream, "little")
+                buffer[:] = value.to_bytes(n, "little")
+            return
+    _mask_inplace(buffer, mask)
 
 
 class Masker:
@@ -226,17 +251,17 @@ class Masker:
 
     __slots__ = ("_mask", "_position")
 
-    def __init__(self, mask: _Buffer) -> None:
+    def __init__(self, mask: Buffer) -> None:
         self._mask = _read_mask(mask)
         self._position = 0
 
-    def process(self, data: _Buffer) -> bytes:
+    def process(self, data: Buffer) -> bytes:
         """Return the next piece of the stream, masked, as new bytes."""
         result = _masked_copy(data, _key_at(self._mask, self._position))
         self._position += len(result)
         return result
 
-    def process_inplace(self, buffer: _Buffer) -> None:
+    def process_inplace(self, buffer: Buffer) -> None:
         """Mask the next piece of the stream in place (a writable buffer)."""
         self._position += _mask_inplace(buffer, _key_at(self._mask, self._position))
 
