@@ -51,6 +51,8 @@ def expect_error(impl, data: bytes, error: type, code: int, words: str = "", **k
         with pytest.raises(error) as again:
             decoder.feed(b"")
         assert str(again.value) == str(info.value)
+        assert again.value.close_code == code
+        assert list(again.value.events) == []
         with pytest.raises(error):
             decoder.feed(raw(0x81, b"fine"))
 
@@ -218,6 +220,25 @@ def test_non_minimal_lengths(impl) -> None:
 
 def test_length_with_top_bit(impl) -> None:
     expect_error(impl, raw(0x82, length=2**63, ext="64"), ProtocolError, 1002, "most significant bit")
+
+
+def test_events_before_an_error_ride_on_it(impl) -> None:
+    # Autobahn 4.1.3: a message, then a reserved opcode, in one read: the
+    # message must still be echoed before the connection fails.
+    d = impl.Decoder()
+    with pytest.raises(ProtocolError) as info:
+        d.feed(raw(0x81, b"Hello, world!") + raw(0x89, b"p") + raw(0x85) + raw(0x89))
+    assert info.value.events == [Message(Opcode.TEXT, "Hello, world!"), Ping(b"p")]
+    with pytest.raises(ProtocolError) as again:
+        d.feed(raw(0x89))
+    assert again.value.events == [] and info.value.events != []
+    assert type(again.value) is type(info.value) and str(again.value) == str(info.value)
+
+
+def test_errors_outside_a_decoder_carry_no_events(impl) -> None:
+    with pytest.raises(ProtocolError) as info:
+        impl.parse_close(b"\x03")
+    assert list(info.value.events) == []
 
 
 # ---------------------------------------------------------------- UTF-8
@@ -403,6 +424,7 @@ def test_random_bytes_same_outcome_in_both(py_impl, c_impl, data, prefix, cuts, 
                 events += d.feed(chunk)
             except ProtocolError as exc:
                 error = (type(exc), exc.close_code)
+                events += exc.events
                 break
         outcomes.append((events, error))
     py_out, c_out = outcomes

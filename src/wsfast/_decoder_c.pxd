@@ -29,7 +29,7 @@ cdef class Decoder:
 
     cdef list _run(self, const uint8_t *p, Py_ssize_t n)
     cdef void _release_message(self) noexcept
-    cdef list _feed(self, const uint8_t *p, Py_ssize_t n)
+    cdef list _feed(self, const uint8_t *p, Py_ssize_t n, list events)
     cdef Py_ssize_t _header(self, const uint8_t *p, Py_ssize_t avail) except -1
     cdef bint _begin_payload(self, list events) except -1
     cdef bint _whole(self, const uint8_t *src, Py_ssize_t n, list events) except -1

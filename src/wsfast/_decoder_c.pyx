@@ -20,7 +20,7 @@ from wsfast._frames_c cimport close_fields
 from wsfast._mask_c cimport mask_bytes
 from wsfast._utf8_c cimport utf8_feed, utf8_validate
 
-from ._decoder_py import DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, check_limit, header_error
+from ._decoder_py import DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, again, check_limit, header_error
 from ._errors import InvalidUTF8, MessageTooBig, ProtocolError
 from ._types import Close, Message, Opcode, Ping, Pong
 
@@ -131,7 +131,7 @@ cdef class Decoder:
         cdef Py_buffer view
         cdef list events
         if self._error is not None:
-            raise self._error.with_traceback(None)
+            raise again(self._error)
         if PyBytes_CheckExact(data):
             if self._closed:
                 return []
@@ -148,9 +148,11 @@ cdef class Decoder:
             PyBuffer_Release(&view)
 
     cdef list _run(self, const uint8_t *p, Py_ssize_t n):
+        cdef list events = []
         try:
-            return self._feed(p, n)
+            return self._feed(p, n, events)
         except ProtocolError as exc:
+            exc.events = events
             self._error = exc
             self._hdr_len = 0
             self._release_message()
@@ -166,8 +168,7 @@ cdef class Decoder:
             self._buf = NULL
             self._buf_cap = 0
 
-    cdef list _feed(self, const uint8_t *p, Py_ssize_t n):
-        cdef list events = []
+    cdef list _feed(self, const uint8_t *p, Py_ssize_t n, list events):
         cdef Py_ssize_t pos = 0, hl, take, old
         cdef uint64_t length
         if self._hdr_len:

@@ -6,6 +6,7 @@ docs/decoder.md; the compiled twin (_decoder_c.pyx) behaves the same.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, List, Optional, Union
 
 from ._errors import InvalidUTF8, MessageTooBig, ProtocolError
@@ -53,6 +54,13 @@ def check_limit(name: str, value: Optional[int]) -> Optional[int]:
     if value < 0:
         raise ValueError(f"{name} must be >= 0, got {value}")
     return value
+
+
+def again(error: ProtocolError) -> ProtocolError:
+    """The error a failed Decoder raises on every later call: same class and message, no events."""
+    fresh = copy.copy(error)
+    fresh.events = []
+    return fresh.with_traceback(None)
 
 
 def header_error(b0: int, b1: int, expect_mask: bool) -> Optional[ProtocolError]:
@@ -142,28 +150,26 @@ class Decoder:
     def feed(self, data: Buffer) -> List[Event]:
         """The events completed by ``data`` (any buffer), in order."""
         if self._error is not None:
-            raise self._error.with_traceback(None)
+            raise again(self._error)
         if type(data) is not bytes:
             data = memoryview(data).tobytes()  # TypeError for a non-buffer
         if self._closed:
             return []
+        events: List[Event] = []
         try:
-            return self._feed(data)
+            return self._feed(data, events)
         except ProtocolError as exc:
-            self._fail(exc)
+            exc.events = events
+            self._error = exc
+            self._pending = b""
+            self._msg_parts = []
+            self._control = []
             raise
 
-    def _fail(self, exc: ProtocolError) -> None:
-        self._error = exc
-        self._pending = b""
-        self._msg_parts = []
-        self._control = []
-
-    def _feed(self, buf: bytes) -> List[Event]:
+    def _feed(self, buf: bytes, events: List[Event]) -> List[Event]:
         if self._pending:
             buf = self._pending + buf
             self._pending = b""
-        events: List[Event] = []
         append = events.append
         pos = 0
         end = len(buf)

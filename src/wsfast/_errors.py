@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 __all__ = ["ProtocolError", "InvalidUTF8", "MessageTooBig"]
 
 
 class ProtocolError(Exception):
-    """The peer broke RFC 6455; close the connection with ``close_code``."""
+    """The peer broke RFC 6455; close the connection with ``close_code``.
+
+    When Decoder.feed() raises it, ``events`` holds the events the same call
+    completed before reaching the error (handle them, then close); on the
+    later calls that raise it again, ``events`` is empty.
+    """
 
     close_code: int = 1002
+    events: Sequence[object] = ()
 
     def __init__(self, message: str, close_code: int | None = None) -> None:
         super().__init__(message)
