@@ -43,10 +43,10 @@ ptrdiff_t wsf_utf8_feed_portable(uint32_t *state, const unsigned char *data, siz
 ptrdiff_t wsf_utf8_feed_sse2(uint32_t *state, const unsigned char *data, size_t n);
 ptrdiff_t wsf_utf8_feed_ssse3(uint32_t *state, const unsigned char *data, size_t n);
 ptrdiff_t wsf_utf8_feed_avx2(uint32_t *state, const unsigned char *data, size_t n);
-#endif /* WSF_UTF8_H */
+#endif
 #if defined(WSF_ARM64)
 ptrdiff_t wsf_utf8_feed_neon(uint32_t *state, const unsigned char *data, size_t n);
-#endif /* WSF_UTF8_H */
+#endif
 
 /* The kernel of a wsf_cpu level, or NULL when this build has none for it. */
 wsf_utf8_fn wsf_utf8_kernel(int level);
@@ -165,10 +165,18 @@ static inline size_t wsf_u8_rewind(const unsigned char *data, size_t start, size
     WSF_U8_CONT_8, WSF_U8_CONT_9, WSF_U8_CONT_AB, WSF_U8_CONT_AB,                \
     WSF_U8_TOO_SHORT, WSF_U8_TOO_SHORT, WSF_U8_TOO_SHORT, WSF_U8_TOO_SHORT
 
+/* Shuffle indices that move the last r bytes of a 16-byte vector to its
+ * front and zero the rest (an index with the top bit set selects zero for
+ * pshufb and vqtbl1q alike): load 16 entries from offset 16 - r. */
+static const uint8_t wsf_u8_tail_shuffle[32] = {
+    0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+    0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80};
+
 #endif /* WSF_UTF8_H */
 
 /* ---- The block driver, instantiated once per SIMD kernel file.  The file
  * defines wsf_vec, WSF_VEC_BYTES and the inline operations v_load, v_zero,
+ * v_load_tail (d[i:n] then zeros, for n - i < WSF_VEC_BYTES <= n),
  * v_or, v_is_ascii (no byte >= 0x80), v_any (some bit set), v_check (the
  * error bits of a block given the block before it) and v_incomplete (a lead
  * byte in the last three that needs more bytes than the block has), then
@@ -179,6 +187,11 @@ static inline size_t wsf_u8_rewind(const unsigned char *data, size_t start, size
  * the last code point boundary before it and finds the exact byte. */
 #if defined(WSF_U8_DRIVER) && !defined(WSF_U8_DRIVER_DONE)
 #define WSF_U8_DRIVER_DONE
+/* Inputs shorter than one block: the DFA, unless the file names a narrower
+ * kernel. */
+#ifndef WSF_U8_SHORT
+#define WSF_U8_SHORT(state, d, n) wsf_utf8_scalar_from(state, d, 0, n)
+#endif
 ptrdiff_t WSF_U8_DRIVER(uint32_t *state, const unsigned char *d, size_t n) {
     const size_t B = WSF_VEC_BYTES;
     size_t start = 0, i;
@@ -186,7 +199,7 @@ ptrdiff_t WSF_U8_DRIVER(uint32_t *state, const unsigned char *d, size_t n) {
     wsf_vec prev, inc, a, b;
 
     if (n < B)
-        return wsf_utf8_scalar_from(state, d, 0, n);
+        return WSF_U8_SHORT(state, d, n);
     r = wsf_u8_head(state, d, n, &start);
     if (r >= 0)
         return r;
@@ -212,13 +225,11 @@ ptrdiff_t WSF_U8_DRIVER(uint32_t *state, const unsigned char *d, size_t n) {
         i += B;
     }
     if (i < n) {
-        /* The last partial block, padded with zeros: as ASCII they make a code
-         * point left unfinished at n an error, which the rescan then tells
-         * apart from a real one. */
-        unsigned char buf[WSF_VEC_BYTES];
-        memset(buf, 0, sizeof buf);
-        memcpy(buf, d + i, n - i);
-        if (v_any(v_check(v_load(buf), prev)))
+        /* The last partial block, zero-filled (v_load_tail shuffles it out of
+         * the last B bytes of the input, never reading outside it).  Zeros
+         * are ASCII, so a code point left unfinished at n shows as an error,
+         * which the rescan tells apart from a real one. */
+        if (v_any(v_check(v_load_tail(d, i, n), prev)))
             goto rescan;
         *state = WSF_U8_ACCEPT;
         return -1;

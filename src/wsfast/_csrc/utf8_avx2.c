@@ -10,6 +10,20 @@ typedef __m256i wsf_vec;
 #define WSF_VEC_BYTES 32
 
 static inline wsf_vec v_load(const unsigned char *p) { return _mm256_loadu_si256((const __m256i *)p); }
+static inline __m128i wsf_u8_tail16(const unsigned char *d, size_t r, size_t n) {
+    /* The last r (1..16) bytes before n at the front of a 128-bit lane. */
+    return _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(d + n - 16)),
+                            _mm_loadu_si128((const __m128i *)(wsf_u8_tail_shuffle + 16 - r)));
+}
+static inline wsf_vec v_load_tail(const unsigned char *d, size_t i, size_t n) {
+    /* pshufb cannot cross lanes: build each 128-bit half on its own from
+     * loads ending at n (see utf8_ssse3.c for why not a padded copy). */
+    size_t r = n - i;
+    if (r <= 16)
+        return _mm256_zextsi128_si256(wsf_u8_tail16(d, r, n));
+    return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(d + i))),
+                                   wsf_u8_tail16(d, r - 16, n), 1);
+}
 static inline wsf_vec v_zero(void) { return _mm256_setzero_si256(); }
 static inline wsf_vec v_or(wsf_vec a, wsf_vec b) { return _mm256_or_si256(a, b); }
 static inline int v_is_ascii(wsf_vec v) { return _mm256_movemask_epi8(v) == 0; }
@@ -45,6 +59,8 @@ static inline wsf_vec v_incomplete(wsf_vec v) {
     return _mm256_subs_epu8(v, max);
 }
 
+/* Under 32 bytes, the 16-byte kernel (every AVX2 CPU has SSSE3). */
+#define WSF_U8_SHORT wsf_utf8_feed_ssse3
 #define WSF_U8_DRIVER wsf_utf8_feed_avx2
 #include "utf8.h"
 

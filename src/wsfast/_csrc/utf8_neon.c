@@ -9,6 +9,10 @@ typedef uint8x16_t wsf_vec;
 #define WSF_VEC_BYTES 16
 
 static inline wsf_vec v_load(const unsigned char *p) { return vld1q_u8(p); }
+static inline wsf_vec v_load_tail(const unsigned char *d, size_t i, size_t n) {
+    /* One load ending at n, shifted down (see utf8_ssse3.c). */
+    return vqtbl1q_u8(v_load(d + n - 16), vld1q_u8(wsf_u8_tail_shuffle + 16 - (n - i)));
+}
 static inline wsf_vec v_zero(void) { return vdupq_n_u8(0); }
 static inline wsf_vec v_or(wsf_vec a, wsf_vec b) { return vorrq_u8(a, b); }
 static inline int v_is_ascii(wsf_vec v) { return vmaxvq_u8(v) < 0x80; }

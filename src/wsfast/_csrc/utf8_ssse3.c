@@ -9,6 +9,12 @@ typedef __m128i wsf_vec;
 #define WSF_VEC_BYTES 16
 
 static inline wsf_vec v_load(const unsigned char *p) { return _mm_loadu_si128((const __m128i *)p); }
+static inline wsf_vec v_load_tail(const unsigned char *d, size_t i, size_t n) {
+    /* One load ending at n, shifted down: no store-to-load stall from
+     * assembling the bytes in memory. */
+    return _mm_shuffle_epi8(v_load(d + n - 16),
+                            _mm_loadu_si128((const __m128i *)(wsf_u8_tail_shuffle + 16 - (n - i))));
+}
 static inline wsf_vec v_zero(void) { return _mm_setzero_si128(); }
 static inline wsf_vec v_or(wsf_vec a, wsf_vec b) { return _mm_or_si128(a, b); }
 static inline int v_is_ascii(wsf_vec v) { return _mm_movemask_epi8(v) == 0; }
