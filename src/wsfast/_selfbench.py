@@ -88,6 +88,12 @@ def human(n: int) -> str:
     return f"{n} B"
 
 
+def public(impl: _impl.Implementation, name: str) -> Callable[..., Any]:
+    """A public callable of ``impl`` (typed: Implementation resolves names lazily)."""
+    fn: Callable[..., Any] = getattr(impl, name)
+    return fn
+
+
 def payload(size: int) -> bytes:
     """The same bytes for both implementations, so their results compare."""
     return bytes(range(256)) * (size // 256) + bytes(range(size % 256))
@@ -96,19 +102,19 @@ def payload(size: int) -> bytes:
 def _mask_inplace(size: int) -> Callable[[_impl.Implementation], Call]:
     def make(impl: _impl.Implementation) -> Call:
         # Masking twice restores the buffer, so repeats keep working on it.
-        return (impl.apply_mask_inplace, (bytearray(payload(size)), MASK), {})
+        return (public(impl, "apply_mask_inplace"), (bytearray(payload(size)), MASK), {})
     return make
 
 
 def _apply_mask(size: int) -> Callable[[_impl.Implementation], Call]:
     def make(impl: _impl.Implementation) -> Call:
-        return (impl.apply_mask, (payload(size), MASK), {})
+        return (public(impl, "apply_mask"), (payload(size), MASK), {})
     return make
 
 
 def _utf8(kind: str, size: int) -> Callable[[_impl.Implementation], Call]:
     def make(impl: _impl.Implementation) -> Call:
-        return (impl.validate_utf8, (text(kind, size),), {})
+        return (public(impl, "validate_utf8"), (text(kind, size),), {})
     return make
 
 
@@ -125,10 +131,10 @@ def _decoder(size: int, masked: bool) -> Callable[[_impl.Implementation], Call]:
         from ._types import Opcode
 
         # The stream is built by the pure encoder so both sides read the same bytes.
-        encode = _impl.load("python", lazy=True).encode_frame
+        encode = public(_impl.load("python", lazy=True), "encode_frame")
         frame = encode(Opcode.BINARY, payload(size), mask=MASK if masked else None)
         stream = frame * frames_per_read(size, masked)
-        decoder = impl.Decoder(client=not masked)
+        decoder = public(impl, "Decoder")(client=not masked)
         return (decoder.feed, (stream,), {})
     return make
 
@@ -137,7 +143,7 @@ def _encode(size: int, masked: bool) -> Callable[[_impl.Implementation], Call]:
     def make(impl: _impl.Implementation) -> Call:
         from ._types import Opcode
 
-        return (impl.encode_frame, (Opcode.BINARY, payload(size)), {"mask": True} if masked else {})
+        return (public(impl, "encode_frame"), (Opcode.BINARY, payload(size)), {"mask": True} if masked else {})
     return make
 
 
