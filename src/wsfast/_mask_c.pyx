@@ -293,7 +293,12 @@ def apply_mask_inplace(buffer, mask, Py_ssize_t offset=0):
 @cython.final
 @cython.auto_pickle(False)
 cdef class Masker:
-    """Masks a stream in pieces, carrying the key phase from call to call.
+    # The first lines (flush left) are CPython's text-signature marker, which
+    # gives inspect.signature(Masker) for a C type.
+    """Masker(mask)
+--
+
+Masks a stream in pieces, carrying the key phase from call to call.
 
     ``position`` is the number of bytes processed since creation or the last
     ``reset()``.  A Masker is not meant to be shared between threads.

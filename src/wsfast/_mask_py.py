@@ -84,8 +84,12 @@ def _table(k: int) -> bytes:
 
 def _translate_inplace(buf: bytearray, key: bytes) -> None:
     # Every fourth byte shares a key byte, so four strided passes do it all.
-    for i in range(4):
-        buf[i::4] = buf[i::4].translate(_table(key[i]))
+    t = _tables
+    k0, k1, k2, k3 = key
+    buf[0::4] = buf[0::4].translate(t[k0] or _table(k0))
+    buf[1::4] = buf[1::4].translate(t[k1] or _table(k1))
+    buf[2::4] = buf[2::4].translate(t[k2] or _table(k2))
+    buf[3::4] = buf[3::4].translate(t[k3] or _table(k3))
 
 
 def _loop_inplace(buf: Union[bytearray, memoryview], key: bytes) -> None:
@@ -224,21 +228,23 @@ def apply_mask_inplace(buffer: Buffer, mask: Buffer, offset: SupportsIndex = 0) 
     """
     # The same order of checks as the compiled twin, whose argument parsing
     # looks at the offset first.
-    if type(offset) is not int or offset < 0 or offset > sys.maxsize:
+    # The default offset 0 costs one test; anything else is checked in full.
+    if type(offset) is not int or offset:
         offset = _check_offset(offset)
     if type(mask) is not bytes or len(mask) != 4:
         mask = _read_mask(mask)
     if offset & 3:
         mask = _key_at(mask, offset)
-    # Small bytearrays first, inline, as in apply_mask.
+    # Bytearrays first, inline, as in apply_mask.
     if type(buffer) is bytearray and not _JIT:
         n = len(buffer)
-        if n <= _BIGINT_MAX_INPLACE:
-            if n:
-                stream = (mask * ((n + 3) >> 2))[:n]
-                value = int.from_bytes(buffer, "little") ^ int.from_bytes(stream, "little")
-                buffer[:] = value.to_bytes(n, "little")
-            return
+        if n > _BIGINT_MAX_INPLACE:
+            _translate_inplace(buffer, mask)
+        elif n:
+            stream = (mask * ((n + 3) >> 2))[:n]
+            value = int.from_bytes(buffer, "little") ^ int.from_bytes(stream, "little")
+            buffer[:] = value.to_bytes(n, "little")
+        return
     _mask_inplace(buffer, mask)
 
 
