@@ -210,6 +210,8 @@ cdef Py_ssize_t _feed_object(uint32_t *state, object data, Py_ssize_t *length) e
 
 # ----------------------------------------------------------------- public API
 
+# A plain builtin (no binding): CPython specializes its METH_O call.
+@cython.binding(False)
 @cython.always_allow_keywords(False)
 def validate_utf8(data):
     """True if the bytes of ``data`` (any buffer) are complete, valid UTF-8.

@@ -3,9 +3,9 @@
 The interpreter's own decoder does the bulk of the work (it is C on CPython
 and fast on PyPy).  A small DFA, the same one the C kernels use, covers what
 the decoder cannot say: which *byte* is the first impossible one (the decoder
-reports where the bad sequence starts, and in incremental mode it holds back
-``ED A0..BF`` until the third byte), and the state of a code point left
-unfinished at the end of a chunk.  docs/utf8.md has the details.
+reports where the bad sequence starts), whether a sequence it stopped at is
+bad or just unfinished, and the state of a code point left unfinished at the
+end of a chunk.  docs/utf8.md has the details.
 """
 
 from __future__ import annotations
@@ -77,24 +77,28 @@ def _feed(state: int, buf: _Buffer, n: int) -> tuple[int, int]:
             i += 1
         if i == n:
             return -1, state
+    # The common case, a chunk of whole code points, is one decoder call.
+    # Decoding as final makes the decoder stop at the first sequence that is
+    # bad *or* unfinished, which the DFA then tells apart (and the DFA, not
+    # the decoder, pins the byte: exc.start is where the sequence begins).
     try:
-        if i:
-            with memoryview(buf) as whole, whole[i:] as body:
-                consumed = _decode(body, "strict", False)[1]
+        if i == 0:
+            if type(buf) is bytes:
+                buf.decode("utf-8")
+            else:
+                _decode(buf, "strict", True)
         else:
-            consumed = _decode(buf, "strict", False)[1]
+            with memoryview(buf) as whole, whole[i:] as rest:
+                _decode(rest, "strict", True)
+        return -1, _ACCEPT
     except UnicodeDecodeError as exc:
-        # exc.start is where the bad sequence begins (a code point boundary);
-        # the DFA finds the byte in it that made it impossible.
-        err, _ = _scan(_ACCEPT, buf, i + exc.start, n)
-        if err < 0:
-            # Never seen: the decoder and the DFA disagree.  Trust the DFA
-            # over the whole chunk rather than guess.
-            return _scan(_ACCEPT, buf, i, n)
-        return err, _FAILED
-    # What the decoder held back (at most 3 bytes) may already be impossible:
-    # it waits for the third byte of ED A0..BF.
-    return _scan(_ACCEPT, buf, i + consumed, n)
+        start = i + exc.start
+    err, state = _scan(_ACCEPT, buf, start, n)
+    if err < 0 and n - start > 3:
+        # Never seen: the decoder rejected what the DFA accepts.  Trust the
+        # DFA over the whole chunk rather than guess.
+        return _scan(_ACCEPT, buf, i, n)
+    return err, state
 
 
 def _feed_any(state: int, data: Buffer) -> tuple[int, int, int]:
@@ -150,6 +154,15 @@ class Utf8Validator:
 
     def feed(self, data: Buffer, /) -> bool:
         """Validate the next bytes; False as soon as the message cannot be valid."""
+        if type(data) is bytes and self._state == _ACCEPT:
+            # The common case, whole code points in bytes, in one decoder call.
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                self._fed += len(data)
+                return True
         if self._error is not None:
             memoryview(data).release()  # TypeError for a non-buffer
             return False
