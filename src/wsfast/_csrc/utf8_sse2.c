@@ -5,17 +5,20 @@
 #if defined(WSF_X86) && !defined(WSF_PORTABLE_ONLY)
 #include <emmintrin.h>
 
-/* How far the DFA runs before looking for ASCII again: long enough to cross
- * a run of non-ASCII text without re-testing every few bytes. */
-#define WSF_U8_SCALAR_STRETCH 64
+/* How far the DFA runs before looking for ASCII again.  The stretch doubles
+ * (up to 4 KiB) each time the look finds no ASCII block to skip, so text
+ * that is mostly non-ASCII is not re-tested every few bytes. */
+#define WSF_U8_STRETCH_MIN 64
+#define WSF_U8_STRETCH_MAX 4096
 
 ptrdiff_t wsf_utf8_feed_sse2(uint32_t *state, const unsigned char *d, size_t n) {
-    size_t i = 0;
+    size_t i = 0, stretch = WSF_U8_STRETCH_MIN;
     uint32_t st = *state;
     while (i < n) {
         size_t end;
         ptrdiff_t r;
         if (st == WSF_U8_ACCEPT) {
+            size_t from = i;
             while (i + 16 <= n) {
                 int mask = _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(d + i)));
                 if (mask) {
@@ -27,8 +30,12 @@ ptrdiff_t wsf_utf8_feed_sse2(uint32_t *state, const unsigned char *d, size_t n) 
                 }
                 i += 16;
             }
+            if (i - from >= 16)
+                stretch = WSF_U8_STRETCH_MIN;
+            else if (stretch < WSF_U8_STRETCH_MAX)
+                stretch *= 2;
         }
-        end = n - i > WSF_U8_SCALAR_STRETCH ? i + WSF_U8_SCALAR_STRETCH : n;
+        end = n - i > stretch ? i + stretch : n;
         r = wsf_utf8_scalar_from(&st, d, i, end);
         if (r >= 0) {
             *state = st;
