@@ -6,6 +6,7 @@ cdef class Decoder:
     cdef bint _expect_mask
     cdef bint _decode_text
     cdef bint _closed
+    cdef bint _busy
     cdef uint64_t _max_message
     cdef uint64_t _max_frame
     cdef object _error

@@ -149,6 +149,11 @@ cdef class Decoder:
 
     cdef list _run(self, const uint8_t *p, Py_ssize_t n):
         cdef list events = []
+        if self._busy:
+            # Only reachable from a finalizer run by an allocation inside
+            # feed(); the message buffer may be in use, so refuse.
+            raise RuntimeError("Decoder.feed() called re-entrantly")
+        self._busy = True
         try:
             return self._feed(p, n, events)
         except ProtocolError as exc:
@@ -157,6 +162,8 @@ cdef class Decoder:
             self._hdr_len = 0
             self._release_message()
             raise
+        finally:
+            self._busy = False
 
     cdef void _release_message(self) noexcept:
         self._buf_len = 0
