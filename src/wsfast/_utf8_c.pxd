@@ -6,7 +6,10 @@ from libc.stdint cimport uint32_t
 # call (0 at a code point boundary, which is also the start state).
 # Returns -1 when every byte can still start valid UTF-8 (*state updated; it
 # is 0 iff the data ends on a whole code point), else the index in data of
-# the first impossible byte (*state is then unspecified).  No GIL needed.
+# the first impossible byte (*state is then unspecified: today 0xFF, a
+# failed state from which every further byte is impossible).  No GIL needed.
+# Any length works, 0 included; the kernel picked at import (or by
+# _simd_select) does the work.
 cdef Py_ssize_t utf8_feed(uint32_t *state, const unsigned char *data, Py_ssize_t n) noexcept nogil
 
 # 1 if data[0:n] is complete, valid UTF-8.

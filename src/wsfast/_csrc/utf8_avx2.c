@@ -20,7 +20,7 @@ static inline wsf_vec v_load_tail(const unsigned char *d, size_t i, size_t n) {
      * loads ending at n (see utf8_ssse3.c for why not a padded copy). */
     size_t r = n - i;
     if (r <= 16)
-        return _mm256_zextsi128_si256(wsf_u8_tail16(d, r, n));
+        return _mm256_inserti128_si256(_mm256_setzero_si256(), wsf_u8_tail16(d, r, n), 0);
     return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(d + i))),
                                    wsf_u8_tail16(d, r - 16, n), 1);
 }
