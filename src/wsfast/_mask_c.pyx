@@ -138,15 +138,21 @@ cdef inline void _run(uint8_t *dst, const uint8_t *src, Py_ssize_t n,
 
 # ------------------------------------------------------------ argument checks
 
-cdef int _read_mask(object mask, uint8_t *out) except -1:
+cdef inline int _read_mask(object mask, uint8_t *out) except -1:
     """Copy a 4-byte mask from any buffer into out[0:4]."""
+    # Inline for the usual bytes key: at 8 to 125 bytes the call costs more
+    # than the XOR.
+    if PyBytes_CheckExact(mask) and PyBytes_GET_SIZE(mask) == 4:
+        memcpy(out, PyBytes_AS_STRING(mask), 4)
+        return 0
+    return _read_mask_buffer(mask, out)
+
+
+cdef int _read_mask_buffer(object mask, uint8_t *out) except -1:
     cdef Py_buffer view
     cdef Py_ssize_t size
     if PyBytes_CheckExact(mask):
         size = PyBytes_GET_SIZE(mask)
-        if size == 4:
-            memcpy(out, PyBytes_AS_STRING(mask), 4)
-            return 0
     else:
         if not PyObject_CheckBuffer(mask):
             raise TypeError(f"mask must be a bytes-like object, not {type(mask).__name__}")
@@ -161,10 +167,8 @@ cdef int _read_mask(object mask, uint8_t *out) except -1:
     raise ValueError(f"mask must be exactly 4 bytes, got {size}")
 
 
-cdef inline int _check_offset(Py_ssize_t offset) except -1:
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
-    return 0
+cdef int _negative_offset(Py_ssize_t offset) except -1:
+    raise ValueError(f"offset must be >= 0, got {offset}")
 
 
 cdef int _not_buffer(object data, str what) except -1:
@@ -208,18 +212,26 @@ cdef bytes _masked_copy(object data, const uint8_t *mask, size_t phase):
     return result
 
 
-cdef Py_ssize_t _mask_inplace(object buffer, const uint8_t *mask, size_t phase) except -1:
+cdef inline Py_ssize_t _mask_inplace(object buffer, const uint8_t *mask, size_t phase) except -1:
     """Mask a writable buffer in place from stream position `phase`; its size."""
+    cdef Py_ssize_t n
+    cdef uint8_t *p
+    # Small bytearrays only, as in _masked_copy.
+    if PyByteArray_CheckExact(buffer):
+        n = PyByteArray_GET_SIZE(buffer)
+        if n < NOGIL_FROM:
+            if n:
+                p = <uint8_t *>PyByteArray_AS_STRING(buffer)
+                _kernel(p, p, <size_t>n, wsf_mask_key(mask, phase))
+            return n
+    return _mask_buffer_inplace(buffer, mask, phase)
+
+
+cdef Py_ssize_t _mask_buffer_inplace(object buffer, const uint8_t *mask, size_t phase) except -1:
     cdef Py_buffer view
     cdef Py_ssize_t n
     cdef bytes scratch
     cdef uint8_t *tmp
-    if PyByteArray_CheckExact(buffer) and PyByteArray_GET_SIZE(buffer) < NOGIL_FROM:
-        n = PyByteArray_GET_SIZE(buffer)
-        if n:
-            _kernel(<uint8_t *>PyByteArray_AS_STRING(buffer), <uint8_t *>PyByteArray_AS_STRING(buffer),
-                    <size_t>n, wsf_mask_key(mask, phase))
-        return n
     if PyBytes_CheckExact(buffer):
         raise TypeError("cannot mask bytes in place: it is read-only (use apply_mask)")
     if not PyObject_CheckBuffer(buffer):
@@ -254,10 +266,7 @@ def apply_mask(data, mask):
     ``mask`` is not a bytes-like object.
     """
     cdef uint8_t key[4]
-    if PyBytes_CheckExact(mask) and PyBytes_GET_SIZE(mask) == 4:
-        memcpy(key, PyBytes_AS_STRING(mask), 4)
-    else:
-        _read_mask(mask, key)
+    _read_mask(mask, key)
     return _masked_copy(data, key, 0)
 
 
@@ -270,23 +279,9 @@ def apply_mask_inplace(buffer, mask, Py_ssize_t offset=0):
     on any error the buffer is left untouched.
     """
     cdef uint8_t key[4]
-    cdef Py_ssize_t n
-    cdef uint8_t *p
     if offset < 0:
-        _check_offset(offset)
-    # The common call (bytes mask, small bytearray) is spelled out here:
-    # at 8 to 125 bytes the call costs more than the XOR.
-    if PyBytes_CheckExact(mask) and PyBytes_GET_SIZE(mask) == 4:
-        memcpy(key, PyBytes_AS_STRING(mask), 4)
-    else:
-        _read_mask(mask, key)
-    if PyByteArray_CheckExact(buffer):
-        n = PyByteArray_GET_SIZE(buffer)
-        if n < NOGIL_FROM:
-            if n:
-                p = <uint8_t *>PyByteArray_AS_STRING(buffer)
-                _kernel(p, p, <size_t>n, wsf_mask_key(key, <size_t>offset))
-            return
+        _negative_offset(offset)
+    _read_mask(mask, key)
     _mask_inplace(buffer, key, <size_t>offset)
 
 
