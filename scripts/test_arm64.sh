@@ -23,6 +23,8 @@ if [[ "${WSFAST_ARM64_KEEP:-}" != "1" ]]; then
     trap 'rm -rf "$WORK"' EXIT
 fi
 export WSFAST_HYPOTHESIS_PROFILE=${WSFAST_HYPOTHESIS_PROFILE:-quick}
+# Leaks are hunted natively in .ci/run; under emulation a few thousand calls.
+export WSFAST_LEAK_ITERATIONS=${WSFAST_LEAK_ITERATIONS:-2000}
 export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
 START=$SECONDS
 say() { printf '\n=== %s (%ss)\n' "$*" $((SECONDS - START)); }

@@ -211,6 +211,9 @@ def test_install_without_compiler_is_pure_python_and_says_so(build_venv: Venv) -
     assert proc.returncode == 0, output[-4000:]
     assert "wsfast is installed as PURE PYTHON" in output
     assert "WSFAST_REQUIRE_EXTENSIONS=1" in output
+    # The fallback came from the compiler, after Cython had done its part.
+    reasons = [line for line in output.splitlines() if line.strip().startswith("Reason:")]
+    assert reasons and all("Cython" not in line for line in reasons), reasons
     assert build_venv.wsfast_state(cwd=build_venv.path.parent) == "python none"
 
 
