@@ -710,3 +710,28 @@ def test_c_level_api_is_exported() -> None:
     capi = _utf8_c().__pyx_capi__
     assert "Py_ssize_t (uint32_t *, unsigned char const *, Py_ssize_t)" in repr(capi["utf8_feed"])
     assert "int (unsigned char const *, Py_ssize_t)" in repr(capi["utf8_validate"])
+
+
+def test_large_inputs_from_several_threads(simd_impl) -> None:
+    # Large inputs run without the GIL in the compiled implementation; the
+    # results must not depend on what other threads do meanwhile.
+    import threading
+
+    good = mixed_text(300_000, 3)
+    bad = good[:250_000] + b"\xc0" + good[250_000:]
+    results: list = []
+
+    def work(data: bytes, expect: bool) -> None:
+        for _ in range(5):
+            v = simd_impl.Utf8Validator()
+            results.append(simd_impl.validate_utf8(data) is expect
+                           and v.feed(bytearray(data)) is expect
+                           and v.error_offset == (None if expect else 250_000))
+
+    threads = [threading.Thread(target=work, args=(d, e)) for d, e in
+               ((good, True), (bad, False), (good, True), (bad, False))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [True] * 20
