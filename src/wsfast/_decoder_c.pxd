@@ -29,6 +29,7 @@ cdef class Decoder:
     cdef uint32_t _utf8_state
 
     cdef list _run(self, const uint8_t *p, Py_ssize_t n)
+    cdef list _run_locked(self, const uint8_t *p, Py_ssize_t n)
     cdef void _release_message(self) noexcept
     cdef list _feed(self, const uint8_t *p, Py_ssize_t n, list events)
     cdef Py_ssize_t _header(self, const uint8_t *p, Py_ssize_t avail) except -1

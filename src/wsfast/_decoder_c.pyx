@@ -8,6 +8,7 @@ calling their Python constructors.  docs/decoder.md gives the reasons and
 the rules; the behaviour is that of _decoder_py, error for error.
 """
 
+cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_Append
@@ -148,6 +149,12 @@ cdef class Decoder:
             PyBuffer_Release(&view)
 
     cdef list _run(self, const uint8_t *p, Py_ssize_t n):
+        # Free-threaded builds: two threads feeding one Decoder would race on
+        # its buffers; the critical section serialises them (a no-op with a GIL).
+        with cython.critical_section(self):
+            return self._run_locked(p, n)
+
+    cdef list _run_locked(self, const uint8_t *p, Py_ssize_t n):
         cdef list events = []
         if self._busy:
             # Only reachable from a finalizer run by an allocation inside
