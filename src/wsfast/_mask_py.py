@@ -20,12 +20,12 @@ if TYPE_CHECKING:
 
 __all__ = ["apply_mask", "apply_mask_inplace", "Masker"]
 
-# Up to these sizes the big-integer XOR beats the four translate passes on
-# CPython (a few C calls against twelve); above them, converting to and from
-# an int costs more per byte than translating.  In place on a bytearray the
-# translate passes need no copy, so they win sooner.  docs/masking.md.
+# Up to this size the big-integer XOR beats the four translate passes on
+# CPython when a new bytes is wanted (a few C calls against twelve); above
+# it, converting to and from an int costs more per byte than translating.
+# In place on a bytearray the translate passes need no copy and win at every
+# size.  docs/masking.md.
 _BIGINT_MAX = 2048
-_BIGINT_MAX_INPLACE = 512
 
 _JIT = platform.python_implementation() != "CPython"
 
@@ -133,14 +133,8 @@ def _masked_copy(data: object, key: bytes) -> bytes:
 def _mask_inplace(buffer: object, key: bytes) -> int:
     """Mask a writable buffer in place; returns its size in bytes."""
     if type(buffer) is bytearray:
-        n = len(buffer)
-        if _JIT:
-            _loop_inplace(buffer, key)
-        elif n > _BIGINT_MAX_INPLACE:
-            _translate_inplace(buffer, key)
-        elif n:
-            buffer[:] = _xor_bigint(buffer, n, key)
-        return n
+        (_loop_inplace if _JIT else _translate_inplace)(buffer, key)
+        return len(buffer)
     if type(buffer) is bytes:
         raise TypeError("cannot mask bytes in place: it is read-only (use apply_mask)")
     with _view(buffer, "buffer") as view:
@@ -235,17 +229,10 @@ def apply_mask_inplace(buffer: Buffer, mask: Buffer, offset: SupportsIndex = 0) 
         mask = _read_mask(mask)
     if offset & 3:
         mask = _key_at(mask, offset)
-    # Bytearrays first, inline, as in apply_mask.
     if type(buffer) is bytearray and not _JIT:
-        n = len(buffer)
-        if n > _BIGINT_MAX_INPLACE:
-            _translate_inplace(buffer, mask)
-        elif n:
-            stream = (mask * ((n + 3) >> 2))[:n]
-            value = int.from_bytes(buffer, "little") ^ int.from_bytes(stream, "little")
-            buffer[:] = value.to_bytes(n, "little")
-        return
-    _mask_inplace(buffer, mask)
+        _translate_inplace(buffer, mask)
+    else:
+        _mask_inplace(buffer, mask)
 
 
 class Masker:
