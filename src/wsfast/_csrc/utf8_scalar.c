@@ -53,7 +53,16 @@ ptrdiff_t wsf_utf8_scalar_from(uint32_t *state, const unsigned char *d, size_t i
     }
     while (i < n) {
         unsigned char c;
-        /* ASCII runs, a word at a time (memcpy: no alignment assumed). */
+        /* ASCII runs, two words then one at a time (memcpy: no alignment
+         * assumed). */
+        while (i + 16 <= n) {
+            uint64_t w0, w1;
+            memcpy(&w0, d + i, 8);
+            memcpy(&w1, d + i + 8, 8);
+            if ((w0 | w1) & UINT64_C(0x8080808080808080))
+                break;
+            i += 16;
+        }
         while (i + 8 <= n) {
             uint64_t w;
             memcpy(&w, d + i, 8);
@@ -73,24 +82,18 @@ ptrdiff_t wsf_utf8_scalar_from(uint32_t *state, const unsigned char *d, size_t i
             goto fail;
         i++;
         if (i + 3 <= n) {
-            /* The whole code point is here: the DFA, unrolled, without
-             * bounds checks. */
+            /* The whole code point is here: no bounds checks.  Only the
+             * second byte has a range of its own; the rest are 80..BF. */
             if (wsf_u8_bad(st, d[i]))
                 goto fail;
             st = wsf_u8_next[st];
             i++;
-            if (st == WSF_U8_ACCEPT)
-                continue;
-            if ((unsigned char)(d[i] - 0x80) > 0x3F)
-                goto fail;
-            st = wsf_u8_next[st];
-            i++;
-            if (st == WSF_U8_ACCEPT)
-                continue;
-            if ((unsigned char)(d[i] - 0x80) > 0x3F)
-                goto fail;
-            st = WSF_U8_ACCEPT;
-            i++;
+            while (st != WSF_U8_ACCEPT) {
+                if ((unsigned char)(d[i] - 0x80) > 0x3F)
+                    goto fail;
+                st = wsf_u8_next[st];
+                i++;
+            }
             continue;
         }
         /* The input ends inside or just after this code point. */
