@@ -47,9 +47,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # Every benchmark of one group together, so the table pytest-benchmark
-    # prints compares like with like.
-    items.sort(key=lambda item: item.nodeid)
+    # The rows of one group (operation, variant, size) run back to back, so
+    # the figures report.py divides were measured seconds apart, not minutes:
+    # load from elsewhere on the machine drifts less between them.
+    def key(item: pytest.Item) -> tuple[str, str, int, str]:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        variant = str(params.get("variant", params.get("masked", "")))
+        return (getattr(item, "originalname", item.name), variant,
+                int(params.get("size", 0)), str(params.get("name", "")))
+
+    items.sort(key=key)
 
 
 def record(benchmark: Any, *, op: str, size: int, variant: str, contender: str,
