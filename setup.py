@@ -161,10 +161,14 @@ def _extensions() -> list[Extension]:
         kernels = sorted(str(p) for p in CSRC.glob(f"{unit}_*.c"))
         if kernels:
             kernels.insert(0, str(CSRC / "wsf_cpu.c"))
+        # A universal2 build gets no ISA kernel files (see _target_arch);
+        # the macro tells the dispatchers to offer the portable kernels only.
+        macros = [("WSF_NO_ISA_KERNELS", "1")] if _target_arch() == "universal" else []
         ext = Extension(
             f"wsfast.{modname}",
             [str(pyx)],
             include_dirs=[str(CSRC)],
+            define_macros=macros,
             extra_compile_args=_extra_cflags(),
             extra_link_args=_extra_cflags(),
         )
