@@ -3,7 +3,7 @@
  * wsf_cpu says the CPU and the OS support it. */
 #include "utf8.h"
 
-#if defined(WSF_X86) && !defined(WSF_PORTABLE_ONLY)
+#if defined(WSF_X86) && !defined(WSF_NO_ISA_KERNELS)
 #include <immintrin.h>
 
 typedef __m256i wsf_vec;

@@ -2,7 +2,7 @@
  * SIMD is part of the AArch64 baseline, so no flags are needed. */
 #include "utf8.h"
 
-#if defined(WSF_ARM64) && !defined(WSF_PORTABLE_ONLY)
+#if defined(WSF_ARM64) && !defined(WSF_NO_ISA_KERNELS)
 #include <arm_neon.h>
 
 typedef uint8x16_t wsf_vec;

@@ -119,7 +119,7 @@ wsf_utf8_fn wsf_utf8_kernel(int level) {
     switch (level) {
     case WSF_PORTABLE:
         return wsf_utf8_feed_portable;
-#if defined(WSF_X86) && !defined(WSF_PORTABLE_ONLY)
+#if defined(WSF_X86) && !defined(WSF_NO_ISA_KERNELS)
     case WSF_SSE2:
         return wsf_utf8_feed_sse2;
     case WSF_SSSE3:
@@ -127,7 +127,7 @@ wsf_utf8_fn wsf_utf8_kernel(int level) {
     case WSF_AVX2:
         return wsf_utf8_feed_avx2;
 #endif
-#if defined(WSF_ARM64) && !defined(WSF_PORTABLE_ONLY)
+#if defined(WSF_ARM64) && !defined(WSF_NO_ISA_KERNELS)
     case WSF_NEON:
         return wsf_utf8_feed_neon;
 #endif

@@ -2,7 +2,7 @@
  * SSE2 skips ASCII 16 bytes at a time and the scalar DFA takes the rest. */
 #include "utf8.h"
 
-#if defined(WSF_X86) && !defined(WSF_PORTABLE_ONLY)
+#if defined(WSF_X86) && !defined(WSF_NO_ISA_KERNELS)
 #include <emmintrin.h>
 
 /* How far the DFA runs before looking for ASCII again.  The stretch doubles

@@ -2,7 +2,7 @@
  * Compiled with -mssse3; only run after wsf_cpu says the CPU has it. */
 #include "utf8.h"
 
-#if defined(WSF_X86) && !defined(WSF_PORTABLE_ONLY)
+#if defined(WSF_X86) && !defined(WSF_NO_ISA_KERNELS)
 #include <tmmintrin.h>
 
 typedef __m128i wsf_vec;
