@@ -76,7 +76,8 @@ say "cross-compile $(git -C "$ROOT" rev-parse --short HEAD)"
 git clone --quiet "$ROOT" "$WORK/tree"
 TREE=$WORK/tree
 "$HOST_PY" -m venv "$WORK/hostbuild"
-"$WORK/hostbuild/bin/python" -m pip install -q -c "$TREE/requirements/build-constraints.txt" setuptools Cython
+"$WORK/hostbuild/bin/python" -m pip install -q -c "$TREE/requirements/build-constraints.txt" \
+    setuptools Cython >"$WORK/pins.log" 2>&1 || { cat "$WORK/pins.log"; exit 1; }
 # Only Debian's arm64 sysconfig module goes on the path, not its whole stdlib.
 mkdir -p "$WORK/xsys"
 cp /usr/lib/python3.11/_sysconfigdata__linux_aarch64-linux-gnu.py "$WORK/xsys/"
@@ -97,8 +98,12 @@ fi
 
 # --- the suite under emulation --------------------------------------------------------
 say "test dependencies"
-# pytest and hypothesis are pure Python: the host installs them for 3.11.
-"$WORK/hostbuild/bin/python" -m pip install -q --target "$WORK/pydeps" pytest hypothesis
+# The host's pip fetches the target's wheels (hypothesis has a compiled part).
+"$WORK/hostbuild/bin/python" -m pip install -q --target "$WORK/pydeps" --only-binary=:all: \
+    --implementation cp --python-version 3.11 --abi cp311 \
+    --platform manylinux_2_36_aarch64 --platform manylinux_2_28_aarch64 \
+    --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 \
+    pytest hypothesis >"$WORK/pydeps.log" 2>&1 || { cat "$WORK/pydeps.log"; exit 1; }
 export PYTHONPATH="$WORK/pydeps:$TREE/src" PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1
 unset WSFAST_NO_EXTENSIONS WSFAST_SIMD
 cd "$TREE"
