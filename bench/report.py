@@ -1,6 +1,6 @@
 """Turn a pytest-benchmark JSON of bench/ into the README's markdown tables.
 
-    python bench/report.py bench.json [--stat min|median|mean]
+    python bench/report.py bench.json [more.json ...] [--stat min|median|mean]
 
 Prints two tables: every operation and size with wsfast (compiled), its pure
 twin, the best peer and the reference (a plain copy for masking,
@@ -45,20 +45,28 @@ class Result:
         return self.nbytes / self.seconds / 1e9 if self.seconds else float("inf")
 
 
-def load(path: str, stat: str) -> Tuple[Dict[Key, Dict[str, Result]], dict]:
-    with open(path, encoding="utf-8") as fh:
-        doc = json.load(fh)
+def load(paths: List[str], stat: str) -> Tuple[Dict[Key, Dict[str, Result]], dict]:
+    """Every row of every file; a row found in several runs keeps its fastest."""
     table: Dict[Key, Dict[str, Result]] = {}
-    for bench in doc.get("benchmarks", []):
-        info = bench.get("extra_info") or {}
-        if "op" not in info:
-            continue
-        key = (info["op"], info.get("variant", ""), int(info["size"]))
-        table.setdefault(key, {})[info["contender"]] = Result(
-            info["contender"], info["kind"],
-            float(bench["stats"][stat]) / int(info.get("calls", 1)),
-            int(info.get("bytes", 0)), int(info.get("frames", 0)))
-    return table, doc.get("machine_info", {})
+    machine: dict = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as fh:
+            doc = json.load(fh)
+        machine = machine or doc.get("machine_info", {})
+        for bench in doc.get("benchmarks", []):
+            info = bench.get("extra_info") or {}
+            if "op" not in info:
+                continue
+            key = (info["op"], info.get("variant", ""), int(info["size"]))
+            result = Result(
+                info["contender"], info["kind"],
+                float(bench["stats"][stat]) / int(info.get("calls", 1)),
+                int(info.get("bytes", 0)), int(info.get("frames", 0)))
+            row = table.setdefault(key, {})
+            seen = row.get(result.contender)
+            if seen is None or result.seconds < seen.seconds:
+                row[result.contender] = result
+    return table, machine
 
 
 def human(n: int) -> str:
@@ -229,16 +237,20 @@ def header(machine: dict, stat: str) -> List[str]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("json", help="a file written by pytest --benchmark-json")
+    parser.add_argument("json", nargs="+",
+                        help="files written by pytest --benchmark-json; with several "
+                             "(runs of the same machine), each row keeps its fastest")
     parser.add_argument("--stat", default="min", choices=["min", "median", "mean"],
                         help="which per-call statistic to compare (default: min, the "
                              "least disturbed by other load on the machine)")
     args = parser.parse_args(argv)
     table, machine = load(args.json, args.stat)
     if not table:
-        print(f"{args.json}: no bench/ results in it", file=sys.stderr)
+        print(f"{', '.join(args.json)}: no bench/ results in it", file=sys.stderr)
         return 1
     out = header(machine, args.stat)
+    if len(args.json) > 1:
+        out[0] += f" Best of {len(args.json)} runs per row."
     out += ["", "### Results", ""] + results_table(table)
     out += ["", "### DESIGN.md §4 targets", ""] + targets_table(table)
     print("\n".join(out))
