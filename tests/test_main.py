@@ -134,6 +134,7 @@ def test_simd_option_selects_each_variant(c_impl: _impl.Implementation) -> None:
         proc = wsfast_main("--simd", variant, "--info")
         assert proc.returncode == 0, proc.stderr
         assert f"SIMD {variant}" in proc.stdout.splitlines()[0]
+        assert "(--simd)" in proc.stdout
 
 
 def test_figures_are_shown_per_unit() -> None:

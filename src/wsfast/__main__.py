@@ -22,8 +22,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--time", type=float, metavar="SECONDS", default=None,
                         help="time budget per item and implementation (default 0.6, quick 0.04)")
     parser.add_argument("--simd", metavar="NAME", default=None,
-                        help="run the compiled kernels with this SIMD variant "
-                             "(one of those listed first; same as WSFAST_SIMD)")
+                        help="run the compiled kernels with this SIMD variant, like "
+                             "WSFAST_SIMD (--info lists those this CPU runs)")
     parser.add_argument("--info", action="store_true",
                         help="only say what is active; no benchmark")
     args = parser.parse_args(argv)
@@ -43,9 +43,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             parser.error(f"--simd {args.simd}: {exc}")
         _impl.SIMD = _simd.current()
     if args.info:
-        print("\n".join(_selfbench.describe()))
+        print("\n".join(_selfbench.describe(forced=args.simd)))
         return 0
-    _selfbench.run(quick=args.quick, budget=args.time)
+    _selfbench.run(quick=args.quick, budget=args.time, forced=args.simd)
     return 0
 
 

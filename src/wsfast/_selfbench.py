@@ -35,8 +35,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown CPU"
 
 
-def describe() -> List[str]:
-    """What is running: implementation, SIMD variant and why, CPU, Python."""
+def describe(forced: Optional[str] = None) -> List[str]:
+    """What is running: implementation, SIMD variant and why, CPU, Python.
+
+    ``forced``: the variant ``--simd`` switched to after import.
+    """
     from . import __version__
 
     lines = [f"wsfast {__version__}: implementation {_impl.IMPLEMENTATION}, SIMD {_impl.SIMD}"]
@@ -45,9 +48,13 @@ def describe() -> List[str]:
     else:
         from . import _simd
 
-        lines.append(f"  SIMD variants this CPU and build can run: {', '.join(_simd.available())}"
-                     + (f" (WSFAST_SIMD={os.environ['WSFAST_SIMD']})"
-                        if os.environ.get("WSFAST_SIMD") else " (best chosen at import)"))
+        if forced:
+            how = " (--simd)"
+        elif os.environ.get("WSFAST_SIMD"):
+            how = f" (WSFAST_SIMD={os.environ['WSFAST_SIMD']})"
+        else:
+            how = " (best chosen at import)"
+        lines.append(f"  SIMD variants this CPU and build can run: {', '.join(_simd.available())}{how}")
     lines.append(f"  CPU: {cpu_model()} ({platform.machine()}, {os.cpu_count()} logical CPUs)")
     lines.append(f"  Python: {platform.python_implementation()} {platform.python_version()}"
                  f" on {platform.system()}")
@@ -215,9 +222,9 @@ def show_time(item: Item, seconds: Optional[float]) -> str:
     return f"{per * 1e9:,.0f} ns" + ("/frame" if item.frames else "")
 
 
-def run(quick: bool = False, budget: Optional[float] = None,
+def run(quick: bool = False, budget: Optional[float] = None, forced: Optional[str] = None,
         out: TextIO = sys.stdout, progress: TextIO = sys.stderr) -> List[Row]:
-    for line in describe():
+    for line in describe(forced):
         print(line, file=out)
     out.flush()
     compiled: Optional[_impl.Implementation] = None
