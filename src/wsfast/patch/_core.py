@@ -100,12 +100,26 @@ def lookup(module: str, path: str, lazy: bool = False) -> Any:
     return value
 
 
+_fingerprints: dict[Any, str] = {}
+
+
 def fingerprint(func: Callable[..., Any]) -> str:
     """A hash of a function's source tokens, blind to comments and layout.
 
     Tokens rather than bytecode, so that one fingerprint holds on every
     Python version; layout-blind, so that a reformat does not refuse a patch.
+    Cached per code object: a function whose code changed has another one.
     """
+    code = getattr(func, "__code__", None)
+    if code is not None and code in _fingerprints:
+        return _fingerprints[code]
+    digest = _fingerprint(func)
+    if code is not None:
+        _fingerprints[code] = digest
+    return digest
+
+
+def _fingerprint(func: Callable[..., Any]) -> str:
     source = inspect.getsource(func)
     skip = {
         tokenize.COMMENT,

@@ -95,6 +95,9 @@ def make(fp: Any, k: Any) -> tuple[type, Any, Any]:
     def parse_header(self: Any) -> bool:
         buf = self.buffer
         start = buf.bytes_used
+        if len(buf.buffer) - start < 2:
+            buf.rollback()  # as wsproto does when not even two bytes are in
+            return False
         try:
             h = parse(buf.buffer, start)
         except ProtocolError:
