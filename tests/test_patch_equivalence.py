@@ -290,6 +290,7 @@ def test_autobahn_maskers(impl: Any, mask: bytes, length: Any, steps: list[Any])
 
 
 def split(data: bytes, cuts: list[int]) -> list[bytes]:
+    """``data`` cut at the given points (modulo its length), empty pieces included."""
     points = sorted({c % (len(data) + 1) for c in cuts})
     pieces, last = [], 0
     for point in points:

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import wsfast.patch as patch
+from test_patch_equivalence import split as chunked
 
 wsproto = pytest.importorskip("wsproto")
 from wsproto import frame_protocol as fp  # noqa: E402
@@ -82,16 +83,6 @@ def frames(draw: Any, client: bool) -> bytes:
     if (form == "7" and len(payload) > 125) or (form == "16" and len(payload) > 0xFFFF):
         form = "min"
     return encode(fin, rsv, opcode, payload, key, form)
-
-
-def chunked(data: bytes, cuts: list[int]) -> list[bytes]:
-    points = sorted({c % (len(data) + 1) for c in cuts})
-    out, last = [], 0
-    for p in points:
-        out.append(data[last:p])
-        last = p
-    out.append(data[last:])
-    return out
 
 
 def decode(chunks: list[bytes], client: bool, extensions: Callable[[], list[Any]]) -> list[Any]:
