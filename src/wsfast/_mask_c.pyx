@@ -13,8 +13,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromSt
 from libc.stdint cimport uint8_t, uint32_t
 from libc.string cimport memcpy
 
-import os
-import warnings
+from wsfast import _simd as _wsfast_simd
 
 __all__ = ["apply_mask", "apply_mask_inplace", "Masker"]
 
@@ -24,19 +23,6 @@ cdef extern from "Python.h":
     int PyBuffer_ToContiguous(void *buf, Py_buffer *view, Py_ssize_t len, char order) except -1
     int PyBuffer_FromContiguous(Py_buffer *view, void *buf, Py_ssize_t len, char order) except -1
     int PyBuffer_IsContiguous(Py_buffer *view, char order)
-
-
-cdef extern from "wsf_cpu.h":
-    enum:
-        WSF_PORTABLE
-        WSF_SSE2
-        WSF_SSSE3
-        WSF_AVX2
-        WSF_NEON
-    int wsf_level_supported(int level) noexcept nogil
-    int wsf_level_best() noexcept nogil
-    const char *wsf_level_name(int level) noexcept nogil
-    int wsf_level_from_name(const char *name) noexcept nogil
 
 
 cdef extern from "mask.h":
@@ -52,63 +38,19 @@ cdef enum:
     NOGIL_FROM = 65536
 
 
-# Best first: the order _simd_available() reports.
-cdef int[5] _ORDER = [WSF_AVX2, WSF_NEON, WSF_SSSE3, WSF_SSE2, WSF_PORTABLE]
-
-cdef wsf_mask_fn _kernel = wsf_mask_kernel(WSF_PORTABLE)
-cdef int _level = WSF_PORTABLE
+cdef wsf_mask_fn _kernel
 
 
-cdef inline bint _runnable(int level) noexcept:
-    return wsf_level_supported(level) and wsf_mask_kernel(level) != NULL
+cdef bint _has_kernel(int level) noexcept:
+    return wsf_mask_kernel(level) != NULL
 
 
-def _simd_available():
-    """The kernel variants this CPU and build can run, best first."""
-    return tuple([wsf_level_name(lv).decode("ascii") for lv in _ORDER if _runnable(lv)])
-
-
-def _simd_current():
-    """The kernel variant in use."""
-    return wsf_level_name(_level).decode("ascii")
-
-
-def _simd_select(name):
-    """Use the kernel variant `name` from now on (ValueError if not runnable here)."""
-    global _kernel, _level
-    if not isinstance(name, str):
-        raise TypeError(f"SIMD variant name must be str, not {type(name).__name__}")
-    cdef bytes raw = name.encode("ascii", "replace")
-    cdef int level = wsf_level_from_name(raw)
-    if level < 0 or not _runnable(level):
-        raise ValueError(
-            f"SIMD variant {name!r} is not available here; choose one of {_simd_available()}"
-        )
+cdef void _use_level(int level) noexcept:
+    global _kernel
     _kernel = wsf_mask_kernel(level)
-    _level = level
 
 
-def _select_at_import():
-    wanted = os.environ.get("WSFAST_SIMD", "").strip().lower()
-    best = wsf_level_name(wsf_level_best()).decode("ascii")
-    if best not in _simd_available():
-        best = _simd_available()[0]
-    if wanted:
-        try:
-            _simd_select(wanted)
-            return
-        except ValueError:
-            warnings.warn(
-                f"WSFAST_SIMD={wanted!r} is not supported by this CPU or build "
-                f"(available: {', '.join(_simd_available())}); using {best!r}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-    _simd_select(best)
-
-
-_select_at_import()
-del _select_at_import
+include "_simd_select.pxi"
 
 
 # ---------------------------------------------------------------- C level API

@@ -14,23 +14,9 @@ from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport uint32_t
 from libc.string cimport memcpy
 
-import os
-import warnings
+from wsfast import _simd as _wsfast_simd
 
 __all__ = ["validate_utf8", "Utf8Validator"]
-
-
-cdef extern from "wsf_cpu.h":
-    enum:
-        WSF_PORTABLE
-        WSF_SSE2
-        WSF_SSSE3
-        WSF_AVX2
-        WSF_NEON
-    int wsf_level_supported(int level) noexcept nogil
-    int wsf_level_best() noexcept nogil
-    const char *wsf_level_name(int level) noexcept nogil
-    int wsf_level_from_name(const char *name) noexcept nogil
 
 
 cdef extern from "utf8.h":
@@ -51,61 +37,20 @@ cdef enum:
     GATHER = 4096
 
 
-# Best first: the order _simd_available() reports.
-cdef int[5] _ORDER = [WSF_AVX2, WSF_NEON, WSF_SSSE3, WSF_SSE2, WSF_PORTABLE]
-
-cdef wsf_utf8_fn _kernel = wsf_utf8_kernel(WSF_PORTABLE)
-cdef int _level = WSF_PORTABLE
+cdef wsf_utf8_fn _kernel
 
 
-cdef inline bint _runnable(int level) noexcept:
-    return wsf_level_supported(level) and wsf_utf8_kernel(level) != NULL
+cdef bint _has_kernel(int level) noexcept:
+    return wsf_utf8_kernel(level) != NULL
 
 
-def _simd_available():
-    """The kernel variants this CPU and build can run, best first."""
-    return tuple([wsf_level_name(lv).decode("ascii") for lv in _ORDER if _runnable(lv)])
-
-
-def _simd_current():
-    """The kernel variant in use."""
-    return wsf_level_name(_level).decode("ascii")
-
-
-def _simd_select(name):
-    """Use the kernel variant `name` from now on (ValueError if not runnable here)."""
-    global _kernel, _level
-    if not isinstance(name, str):
-        raise TypeError(f"SIMD variant name must be str, not {type(name).__name__}")
-    cdef bytes raw = name.encode("ascii", "replace")
-    cdef int level = wsf_level_from_name(raw)
-    if level < 0 or not _runnable(level):
-        raise ValueError(
-            f"SIMD variant {name!r} is not available here; choose one of {_simd_available()}"
-        )
+cdef void _use_level(int level) noexcept:
+    global _kernel
     _kernel = wsf_utf8_kernel(level)
-    _level = level
 
 
-def _select_at_import():
-    wanted = os.environ.get("WSFAST_SIMD", "").strip().lower()
-    best = _simd_available()[0]
-    if wanted:
-        try:
-            _simd_select(wanted)
-            return
-        except ValueError:
-            warnings.warn(
-                f"WSFAST_SIMD={wanted!r} is not supported by this CPU or build "
-                f"(available: {', '.join(_simd_available())}); using {best!r}",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-    _simd_select(best)
+include "_simd_select.pxi"
 
-
-_select_at_import()
-del _select_at_import
 
 
 # ---------------------------------------------------------------- C level API
