@@ -2,11 +2,16 @@
 
 websockets.frames (the Sans-I/O protocol every websockets API runs on) and
 websockets.legacy.framing each bind the C speedup if it imports, else the
-pure-Python one, with ``from ... import apply_mask``.
+pure-Python one, with ``from ... import apply_mask``.  Where the C speedup
+is bound, wsfast's ``apply_mask`` goes in as it is: same argument order, same
+inputs accepted, bytes out, ValueError/TypeError as before (their messages are
+wsfast's).  The pure-Python one is wrapped so that what it refuses is still
+refused by it.
 """
 
 from __future__ import annotations
 
+import types
 from typing import Any, Callable
 
 from ._core import Binding, dist_version, lookup, probe
@@ -30,6 +35,12 @@ def _fast_data(data: Any) -> bool:
 
 
 def make_mask(original: Callable[..., bytes], apply_mask: Callable[..., bytes]) -> Callable[..., bytes]:
+    if isinstance(original, types.BuiltinFunctionType):
+        # The C speedup takes what wsfast's kernel takes (any buffer, strided
+        # too; a 4-byte mask) and raises the same types; a Python wrapper
+        # around the kernel would cost more than the C speedup does at 125 B.
+        return apply_mask
+
     def apply_mask_(data: Any, mask: Any) -> bytes:
         if _fast_data(data) and (type(mask) is bytes or type(mask) is bytearray) and len(mask) == 4:
             return apply_mask(data, mask)
