@@ -50,8 +50,14 @@ def encode(fin: bool, rsv: int, opcode: int, payload: bytes, key: bytes | None, 
         head = bytes([first, bit | 127]) + struct.pack("!Q", n | 1 << 63)
     if key is None:
         return head + payload
-    masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
-    return head + key + masked
+    return head + key + xor(payload, key)
+
+
+def xor(data: bytes, key: bytes) -> bytes:
+    """RFC 6455 masking, written out independently of every implementation under test."""
+    n = len(data)
+    stream = (key * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(n, "little")
 
 
 def sized(draw: Any, size: int) -> bytes:

@@ -27,7 +27,7 @@ def version() -> str:
     return dist_version(DISTRIBUTION)
 
 
-def make_classes(k: Any) -> tuple[type, type, type, Any]:
+def make_classes(k: Any) -> tuple[type, type, Any, type]:
     Masker = k.Masker
     KValidator = k.Utf8Validator
 
@@ -116,7 +116,7 @@ def plan(k: Any) -> list[Binding]:
         second = m.process(b"\x00" * 3)
         ok = first == b"\x01\x02\x03" and second == b"\x04\x01\x02" and m.pointer() == 6
         m.reset()
-        return ok and m.pointer() == 0 and m.process(b"\x00") == b"\x01"
+        return bool(ok and m.pointer() == 0 and m.process(b"\x00") == b"\x01")
 
     probe("create_xor_masker", masker_ok)
     validator = lookup(*VALIDATOR)
@@ -125,7 +125,7 @@ def plan(k: Any) -> list[Binding]:
         v = validator()
         ok = v.validate(b"a\xe2\x82") == (True, False, 3, 3) and v.validate(b"\xac") == (True, True, 1, 4)
         v.reset()
-        return ok and v.validate(b"ab\xff")[:1] == (False,)
+        return bool(ok and v.validate(b"ab\xff")[:1] == (False,))
 
     probe("Utf8Validator", validator_ok)
     _, _, new_factory, new_validator = make_classes(k)

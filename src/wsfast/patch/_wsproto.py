@@ -71,7 +71,7 @@ def make(fp: Any, k: Any) -> tuple[type, Any, Any]:
             if type(masking_key) in (bytes, bytearray) and len(masking_key) == 4:
                 self._wsfast = Masker(masking_key)
 
-        @property  # type: ignore[override]
+        @property
         def _masking_key(self) -> Any:
             # wsproto rotates its key after each call: the same view, from the phase.
             key = self.__dict__["_masking_key"]
@@ -87,10 +87,11 @@ def make(fp: Any, k: Any) -> tuple[type, Any, Any]:
         def process(self, data: Any) -> bytearray:
             masker = self._wsfast
             if masker is None:
-                return super().process(data)  # type: ignore[no-any-return]
-            data = bytearray(data)
-            masker.process_inplace(data)
-            return data
+                result: bytearray = super().process(data)
+                return result
+            out = bytearray(data)
+            masker.process_inplace(out)
+            return out
 
     def parse_header(self: Any) -> bool:
         buf = self.buffer
