@@ -65,7 +65,10 @@ def describe(event: Event) -> dict[str, object]:
         return {"event": "close", "code": event.code, "reason": event.reason}
     if isinstance(event, wsfast.Message) and event.opcode == Opcode.TEXT:
         return {"event": "text", "data": event.data if isinstance(event.data, str) else event.data.decode("utf-8")}
-    payload = bytes(event.data if isinstance(event, wsfast.Message) else event.payload)
+    if isinstance(event, wsfast.Message):
+        payload = event.data.encode("utf-8") if isinstance(event.data, str) else bytes(event.data)
+    else:
+        payload = bytes(event.payload)
     out: dict[str, object] = {
         "event": "binary" if isinstance(event, wsfast.Message) else type(event).__name__.lower(),
         "length": len(payload),
