@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from wsfast import handshake as hs
 from wsfast.handshake import HandshakeError
@@ -382,3 +384,49 @@ def test_parse_response_status_line_variants() -> None:
     assert hs.parse_response(b"HTTP/1.1 404 Not Found\r\n\r\n")[:3] == ("HTTP/1.1", 404, "Not Found")
     with pytest.raises(HandshakeError):
         hs.parse_response(b"HTTP/1.1 101 Switching Protocols\r\n" + b"X: y\r\n" * (hs.MAX_HEADERS + 1) + b"\r\n")
+
+
+# ----------------------------------------------------------------- properties
+
+TOKENS = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~",
+                 min_size=1, max_size=12)
+
+
+@given(
+    offered=st.lists(TOKENS, max_size=5, unique=True),
+    supported=st.lists(TOKENS, max_size=5, unique=True),
+    path=st.text(max_size=20),
+    port=st.integers(1, 65535),
+    secure=st.booleans(),
+)
+def test_client_and_server_agree(offered: list[str], supported: list[str], path: str, port: int, secure: bool) -> None:
+    path = path.replace("#", "")
+    uri = f"{'wss' if secure else 'ws'}://example.com:{port}/{path}"
+    data, key = hs.client_request(uri, subprotocols=offered)
+    request = hs.parse_request(data)
+    assert request.target == hs.parse_uri(uri).resource
+    response, chosen = hs.server_handshake(request, subprotocols=supported)
+    expected = next((name for name in supported if name in offered), None)
+    assert chosen == expected
+    assert hs.check_response(response, key, offered) == expected
+
+
+@given(st.binary(max_size=300))
+def test_parse_request_never_crashes(data: bytes) -> None:
+    head = data + b"\r\n\r\n"
+    try:
+        request = hs.parse_request(head)
+    except HandshakeError as err:
+        assert err.status in (400, 431)
+        assert err.response().startswith(b"HTTP/1.1 4")
+        return
+    try:
+        hs.server_handshake(request)
+    except HandshakeError as err:
+        assert err.status is not None and 400 <= err.status < 600
+
+
+@given(st.binary(max_size=300))
+def test_check_response_never_crashes(data: bytes) -> None:
+    with pytest.raises(HandshakeError):
+        hs.check_response(b"HTTP/1.1 101 Switching Protocols\r\n" + data + b"\r\n\r\n", KEY, ["a"])
