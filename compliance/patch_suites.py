@@ -94,7 +94,10 @@ def wsproto_tests(work: Path) -> Path:
             check=True,
         )
         with tarfile.open(work / f"wsproto-{version}.tar.gz") as tar:
-            tar.extractall(work, filter="data")
+            if hasattr(tarfile, "data_filter"):
+                tar.extractall(work, filter="data")
+            else:  # Pythons before the extraction filters; the archive is PyPI's sdist
+                tar.extractall(work)
     return tree
 
 
