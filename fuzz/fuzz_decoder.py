@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _common import KINDS, Reader, as_buffer, chunks, implementations, main, outcome, same
+from _common import expect, KINDS, Reader, as_buffer, chunks, implementations, main, outcome, same
 
 ERRORS = ("ProtocolError", "InvalidUTF8", "MessageTooBig")
 
@@ -65,14 +65,14 @@ def check(raw: bytes) -> None:
         if res[0] != "ok" and res[1] not in ERRORS:
             raise AssertionError(f"Decoder.feed raised {res[1]}, not a ProtocolError")
     if log[-1][0] != "ok":
-        same(log[-1][1:], log[-2][1:], "the feed after an error")
+        expect(log[-1][1:], log[-2][1:], "the feed after an error")
     # The same stream in one piece: refused iff refused in pieces; same events.
     whole = run(impls[1], opts, [stream], "bytes")
     refused = log[-1][0] != "ok"
-    same(whole[-1][0] != "ok", refused, "refusal depends on the chunking")
+    expect(whole[-1][0] != "ok", refused, "refusal depends on the chunking")
     if not refused:
         events = [e for res in log[1:] for e in res[1]]
-        same(events, whole[1][1], "events depend on the chunking")
+        expect(events, whole[1][1], "events depend on the chunking")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from _common import (
+    expect,
     KINDS,
     WRITABLE_KINDS,
     Reader,
@@ -44,8 +45,8 @@ def check_apply(impls: tuple[Any, Any], data: bytes, key: bytes, kind: str) -> N
     same(results[0], results[1], f"apply_mask({kind})")
     allowed(results[0], ERRORS, "apply_mask")
     if results[0][0] == "ok":
-        same(results[0][1], reference(data, key, 0), "apply_mask vs reference")
-        same(type(results[0][1]), bytes, "apply_mask result type")
+        expect(results[0][1], reference(data, key, 0), "apply_mask vs reference")
+        expect(type(results[0][1]), bytes, "apply_mask result type")
 
 
 def check_inplace(impls: tuple[Any, Any], data: bytes, key: bytes, kind: str, offset: int) -> None:
@@ -57,12 +58,12 @@ def check_inplace(impls: tuple[Any, Any], data: bytes, key: bytes, kind: str, of
         seen.append((res, contents(buf)))
     same(seen[0], seen[1], f"apply_mask_inplace({kind}, offset={offset})")
     res, after = seen[0]
-    if kind not in WRITABLE_KINDS:
-        same(res[:2], ("raise", "TypeError"), "apply_mask_inplace on a read-only buffer")
+    if kind not in WRITABLE_KINDS and 0 <= offset < (1 << 62) and len(key) == 4:
+        expect(res[:2], ("raise", "TypeError"), "apply_mask_inplace on a read-only buffer")
     if res[0] == "ok":
-        same(after, reference(data, key, offset), "apply_mask_inplace vs reference")
+        expect(after, reference(data, key, offset), "apply_mask_inplace vs reference")
     else:
-        same(after, data, "a failed apply_mask_inplace changed its buffer")
+        expect(after, data, "a failed apply_mask_inplace changed its buffer")
 
 
 def masker_log(impl: Any, data: bytes, key: bytes, lengths: list[int]) -> list[Any]:
@@ -95,10 +96,10 @@ def check_masker(impls: tuple[Any, Any], data: bytes, key: bytes, lengths: list[
         return
     steps = [e for e in log[1:-2] if isinstance(e, tuple)]
     if all(res[0] == "ok" for _, res, _ in steps):
-        same(b"".join(out for _, _, out in steps), reference(data, key, 0), "Masker stream vs reference")
-        same(log[-3] if steps else 0, len(data), "Masker.position at the end")
-    same(log[-2], 0, "Masker.position after reset")
-    same(log[-1], ("ok", reference(data, key, 0)), "Masker after reset")
+        expect(b"".join(out for _, _, out in steps), reference(data, key, 0), "Masker stream vs reference")
+        expect(log[-3] if steps else 0, len(data), "Masker.position at the end")
+    expect(log[-2], 0, "Masker.position after reset")
+    expect(log[-1], ("ok", reference(data, key, 0)), "Masker after reset")
 
 
 def check(raw: bytes) -> None:

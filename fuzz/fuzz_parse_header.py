@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from _common import KINDS, Reader, allowed, as_buffer, implementations, main, outcome, same
+from _common import expect, KINDS, Reader, allowed, as_buffer, implementations, main, outcome, same
 
 ERRORS = ("ProtocolError", "ValueError", "TypeError", "IndexError", "OverflowError")
 
@@ -64,15 +64,15 @@ def check(raw: bytes) -> None:
         return
     expected = layout(data[offset:])
     if res[1] is None:
-        same(expected, None, "parse_header gave None for a complete header")
+        expect(expected, None, "parse_header gave None for a complete header")
     else:
-        same(tuple(res[1]), expected, "parse_header fields vs the bytes")
-        same(type(res[1]).__name__, "FrameHeader", "parse_header result type")
+        expect(tuple(res[1]), expected, "parse_header fields vs the bytes")
+        expect(type(res[1]).__name__, "FrameHeader", "parse_header result type")
     # An error must not depend on how much follows the header: the same
     # prefix with more bytes after it gives the same verdict.
     if res[1] is not None:
         longer = outcome(impls[0].parse_header, as_buffer(data + b"\0" * 16, kind), offset)
-        same(longer, res, "parse_header with trailing bytes")
+        expect(longer, res, "parse_header with trailing bytes")
 
 
 if __name__ == "__main__":

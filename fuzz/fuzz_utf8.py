@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _common import KINDS, Reader, allowed, as_buffer, chunks, implementations, main, outcome, same
+from _common import expect, KINDS, Reader, allowed, as_buffer, chunks, implementations, main, outcome, same
 
 ERRORS = ("TypeError",)
 
@@ -46,11 +46,11 @@ def check_validator(impls: tuple[Any, Any], data: bytes, pieces: list[bytes], ki
         if res[0] != "ok":
             return
         if failed:
-            same(res[1], False, "feed() after a failure")
+            expect(res[1], False, "feed() after a failure")
         failed = failed or not res[1]
-        same(error_offset is not None, failed, "error_offset set iff feed() said False")
-    same(log[-2][2], oneshot[-2][2], "error_offset depends on the chunking")
-    same(log[-1], ("ok", is_utf8(data)), "finish() vs bytes.decode")
+        expect(error_offset is not None, failed, "error_offset set iff feed() said False")
+    expect(log[-2][2], oneshot[-2][2], "error_offset depends on the chunking")
+    expect(log[-1], ("ok", is_utf8(data)), "finish() vs bytes.decode")
 
 
 def check(raw: bytes) -> None:
@@ -61,7 +61,7 @@ def check(raw: bytes) -> None:
     data = r.rest()
     results = [outcome(i.validate_utf8, as_buffer(data, kind)) for i in impls]
     same(results[0], results[1], f"validate_utf8({kind})")
-    same(results[0], ("ok", is_utf8(data)), "validate_utf8 vs bytes.decode")
+    expect(results[0], ("ok", is_utf8(data)), "validate_utf8 vs bytes.decode")
     check_validator(impls, data, list(chunks(data, lengths)), kind)
 
 

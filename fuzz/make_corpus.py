@@ -101,7 +101,7 @@ def mask_seeds(lits: Iterable[bytes]) -> Iterable[bytes]:
     for i, lit in enumerate(lits):
         yield KEY + bytes([i % 7, i % 9, 2, 3, 0x85]) + lit
     for n in (1, 3, 4, 7, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1000):
-        yield bytes([n, 255 - n, 1, 4]) + bytes([n % 4, n % 9, 1, n & 0x7F]) + bytes(range(256)) * 4
+        yield bytes([n & 0xFF, 255 - (n & 0xFF), 1, 4]) + bytes([n % 4, n % 9, 1, n & 0x7F]) + bytes(range(256)) * 4
 
 
 def utf8_seeds(lits: Iterable[bytes]) -> Iterable[bytes]:

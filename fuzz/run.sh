@@ -36,7 +36,7 @@ for target in "${TARGETS[@]}"; do
         -rss_limit_mb=3072 \
         -print_final_stats=1 \
         -artifact_prefix="$WORK/artifacts/$target-" \
-        "$WORK/corpus/$target" "$WORK/seeds/$target" 2>"$WORK/$target.log"; then
+        "$WORK/corpus/$target" "$WORK/seeds/$target" >"$WORK/$target.log" 2>&1; then
         failed+=("$target")
         tail -n 40 "$WORK/$target.log"
     else

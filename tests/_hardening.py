@@ -70,8 +70,11 @@ BAD_STREAMS = {
 }
 
 
-def calls(impl: Any) -> list[Call]:
-    """The catalogue for one implementation (attributes resolved now)."""
+UNITS = ("mask", "utf8", "frames", "decoder")
+
+
+def calls(impl: Any, units: Tuple[str, ...] = UNITS) -> list[Call]:
+    """The catalogue of ``units`` for one implementation (attributes resolved now)."""
     from wsfast import InvalidUTF8, MessageTooBig, ProtocolError
 
     out: list[Call] = []
@@ -80,7 +83,18 @@ def calls(impl: Any) -> list[Call]:
             cheap: bool = True) -> None:
         out.append(Call(name, fn, args, raises, cheap))
 
-    # Masking.
+    if "mask" in units:
+        _mask_calls(impl, add)
+    if "utf8" in units:
+        _utf8_calls(impl, add)
+    if "frames" in units:
+        _frames_calls(impl, add, ProtocolError, InvalidUTF8)
+    if "decoder" in units:
+        _decoder_calls(impl, add, ProtocolError, InvalidUTF8, MessageTooBig)
+    return out
+
+
+def _mask_calls(impl: Any, add: Callable[..., None]) -> None:
     noncontig = memoryview(bytearray(LARGE))[::2]
     add("apply_mask small", impl.apply_mask, SMALL, KEY)
     add("apply_mask 64KiB", impl.apply_mask, LARGE, KEY, cheap=False)
@@ -101,7 +115,9 @@ def calls(impl: Any) -> list[Call]:
     add("Masker.position", lambda: masker.position)
     add("Masker.reset", masker.reset)
 
-    # UTF-8.
+
+
+def _utf8_calls(impl: Any, add: Callable[..., None]) -> None:
     add("validate_utf8 text", impl.validate_utf8, TEXT)
     add("validate_utf8 64KiB", impl.validate_utf8, LARGE[:128] * 512, cheap=False)
     add("validate_utf8 invalid", impl.validate_utf8, BAD_UTF8)
@@ -120,7 +136,9 @@ def calls(impl: Any) -> list[Call]:
 
     add("Utf8Validator feed/fail/finish/reset", validator_cycle)
 
-    # Frames.
+
+
+def _frames_calls(impl: Any, add: Callable[..., None], ProtocolError: Any, InvalidUTF8: Any) -> None:
     add("parse_header", impl.parse_header, frame(2, SMALL * 3, key=KEY))
     add("parse_header offset", impl.parse_header, b"xx" + frame(1, b"hi"), 2)
     add("parse_header incomplete", impl.parse_header, b"\x82\xfe\x01")
@@ -138,7 +156,10 @@ def calls(impl: Any) -> list[Call]:
     add("parse_close bad utf8", impl.parse_close, struct.pack("!H", 1000) + b"\xff", raises=InvalidUTF8)
     add("parse_close one byte", impl.parse_close, b"\x03", raises=ProtocolError)
 
-    # Streams.
+
+
+def _decoder_calls(impl: Any, add: Callable[..., None], ProtocolError: Any, InvalidUTF8: Any,
+                   MessageTooBig: Any) -> None:
     good_client, good_server = client_stream(), server_stream()
 
     def decode(data: bytes, **opts: Any) -> Callable[[], Any]:
@@ -164,7 +185,6 @@ def calls(impl: Any) -> list[Call]:
     add("Decoder.feed byte by byte", lambda: [trickle.feed(piece[i : i + 1]) for i in range(len(piece))],
         cheap=False)
     add("Decoder() bad limit", lambda: impl.Decoder(max_message_size=-1), raises=ValueError)
-    return out
 
 
 def run_once(call: Call) -> None:

@@ -1,0 +1,51 @@
+"""What scripts/valgrind.sh runs under memcheck: every compiled entry point, valid and invalid input.
+
+The calls are those of tests/_hardening.py (the leak test's catalogue), each
+made a few times, on every SIMD variant this CPU runs, then the fuzz seed
+corpus replayed through the differential targets (a sample: memcheck runs
+Python some 50 times slower).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "fuzz"))
+
+from _hardening import calls, run_once  # noqa: E402
+
+from wsfast import _impl, _simd  # noqa: E402
+
+
+def main() -> int:
+    impl = _impl.load("cython")  # ImportError if the compiled modules are missing: that fails the run
+    made = 0
+    for variant in _simd.available():
+        _simd.force(variant)
+        for call in calls(impl):
+            for _ in range(3):
+                run_once(call)
+                made += 1
+    print(f"valgrind exercise: {made} calls over SIMD variants {', '.join(_simd.available())}")
+    seeds = os.environ.get("WSFAST_VALGRIND_SEEDS")
+    if seeds:
+        import importlib
+
+        sample = int(os.environ.get("WSFAST_VALGRIND_SAMPLE", "60"))
+        rng = random.Random(0)
+        for target in ("fuzz_mask", "fuzz_utf8", "fuzz_parse_header", "fuzz_decoder"):
+            check = importlib.import_module(target).check
+            files = sorted(Path(seeds, target).glob("*"))
+            for path in rng.sample(files, min(sample, len(files))):
+                check(path.read_bytes())
+            print(f"valgrind exercise: {target}: {min(sample, len(files))} seeds replayed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
