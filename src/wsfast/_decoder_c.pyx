@@ -378,7 +378,15 @@ cdef class Decoder:
         return 0
 
     cdef int _grow(self, Py_ssize_t need) except -1:
-        cdef Py_ssize_t cap = max(need, 2 * self._buf_cap, 256)
+        # Doubling keeps appends cheap, but never past what the message's
+        # headers have announced so far (itself within max_message_size):
+        # a peer trickling a message byte by byte gets a buffer of the
+        # message's size, not of the next power of two.
+        cdef Py_ssize_t cap = max(2 * self._buf_cap, 256)
+        if <uint64_t>cap > self._msg_size:
+            cap = <Py_ssize_t>self._msg_size
+        if cap < need:
+            cap = need
         cdef uint8_t *buf = <uint8_t *>PyMem_Realloc(self._buf, cap)
         if buf == NULL:
             raise MemoryError()

@@ -134,9 +134,13 @@ class Decoder:
         self._opcode = 0  # of the frame whose payload is arriving
         self._fin = True
         self._masker: Optional[Masker] = None
-        self._control: List[bytes] = []  # pieces of a control frame's payload
+        # Payload received so far, of a control frame and of the message in
+        # progress: one growing buffer each, not a list of the pieces, which
+        # would cost a bytes object per feed (a peer trickling one byte per
+        # packet would multiply memory by ~35).
+        self._control = bytearray()
         self._msg_opcode = 0  # 0: no message in progress
-        self._msg_parts: List[bytes] = []
+        self._msg_parts = bytearray()
         self._msg_size = 0
         self._utf8 = Utf8Validator()
         self._error: Optional[ProtocolError] = None
@@ -162,8 +166,8 @@ class Decoder:
             exc.events = events
             self._error = exc
             self._pending = b""
-            self._msg_parts = []
-            self._control = []
+            self._msg_parts = bytearray()
+            self._control = bytearray()
             raise
 
     def _feed(self, buf: bytes, events: List[Event]) -> List[Event]:
@@ -287,26 +291,26 @@ class Decoder:
         if self._masker is not None:
             piece = self._masker.process(piece)
         if self._opcode >= 8:
-            self._control.append(piece)
+            self._control += piece
             return
         if self._msg_opcode == 1 and not self._utf8.feed(piece):
             raise InvalidUTF8(
                 f"RFC 6455 §8.1: text message is not valid UTF-8 (first invalid byte at offset {self._utf8.error_offset})"
             )
-        self._msg_parts.append(piece)
+        self._msg_parts += piece
 
     def _frame_done(self, events: List[Event]) -> bool:
         """The current frame's payload is all here: emit what it completes.  True after a Close."""
         opcode = self._opcode
         self._masker = None
         if opcode >= 8:
-            payload = b"".join(self._control)
-            self._control = []
+            payload = bytes(self._control)
+            self._control = bytearray()
             return self._control_event(opcode, payload, events)
         if not self._fin:
             return False
-        data = b"".join(self._msg_parts)
-        self._msg_parts = []
+        data = bytes(self._msg_parts)
+        self._msg_parts = bytearray()
         self._msg_size = 0
         msg_opcode = self._msg_opcode
         self._msg_opcode = 0
@@ -328,6 +332,6 @@ class Decoder:
             events.append(Close(code, reason))
             self._closed = True
             self._pending = b""
-            self._msg_parts = []
+            self._msg_parts = bytearray()
             return True
         return False
