@@ -102,12 +102,9 @@ cdef enum:
 cdef class Decoder:
     """Decode a stream of frames into events: Message, Ping, Pong and Close.
 
-    ``client`` says which side this is (a server requires masked frames, a
-    client unmasked ones).  ``max_message_size`` bounds a reassembled message
-    and ``max_frame_size`` one frame's payload (None: no bound); both are
-    checked on each header, before a byte of payload is stored.
-    ``decode_text=False`` hands text messages over as validated UTF-8 bytes
-    instead of str.
+    Decoder(*, client=False, max_message_size=1 MiB, max_frame_size=1 MiB,
+    decode_text=True); the options are those of the pure twin
+    (wsfast._decoder_py.Decoder) and docs/decoder.md describes them.
     """
 
     # The fields are declared in _decoder_c.pxd.
