@@ -371,6 +371,11 @@ def decoder_contenders() -> Dict[str, Tuple[str, Factory]]:
     def aiohttp(module: str) -> Factory:
         def make(stream: bytes, count: int, masked: bool) -> Any:
             mod = _import(f"aiohttp._websocket.{module}")
+            if module == "reader_py":
+                # reader_py binds aiohttp's *compiled* mask when that is built;
+                # the pure row must unmask in Python too, as
+                # AIOHTTP_NO_EXTENSIONS=1 would make it.
+                mod.websocket_mask = _import("aiohttp._websocket.helpers")._websocket_mask_python
             loop = asyncio.new_event_loop()
 
             def setup() -> Tuple[Tuple[Any, ...], Dict[str, Any]]:
