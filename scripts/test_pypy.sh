@@ -5,6 +5,7 @@
 # Builds a clean clone of the committed HEAD.  Needs root for apt when pypy3
 # is not installed yet.
 #   WSFAST_HYPOTHESIS_PROFILE  defaults to "quick"
+# Arguments are passed on to pytest (e.g. --deselect while a test is broken).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,5 +55,5 @@ assert platform.python_implementation() == "PyPy"
 assert (wsfast.IMPLEMENTATION, wsfast.SIMD) == ("python", "none")'
 
 say "suite"
-WSFAST_EXPECT_IMPL=python "$PY" -m pytest -q -p no:cacheprovider tests
+WSFAST_EXPECT_IMPL=python "$PY" -m pytest -q -p no:cacheprovider -rfE --durations=10 tests "$@"
 say "done"
