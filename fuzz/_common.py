@@ -94,6 +94,9 @@ WRITABLE_KINDS = (
 KINDS = READONLY_KINDS + WRITABLE_KINDS
 
 
+INVERT = bytes(range(255, -1, -1))
+
+
 def as_buffer(data: bytes, kind: str) -> Any:
     """``data`` presented as buffer kind ``kind`` (a fresh object each call)."""
     if kind == "bytes":
@@ -108,7 +111,7 @@ def as_buffer(data: bytes, kind: str) -> Any:
         # Every other byte of a buffer twice as long: a non-contiguous view.
         spread = bytearray(2 * len(data))
         spread[::2] = data
-        spread[1::2] = bytes((~b) & 0xFF for b in data)
+        spread[1::2] = data.translate(INVERT)
         base = spread if "bytearray" in kind else bytes(spread)
         return memoryview(base)[::2]
     if kind in ("memoryview-odd", "memoryview-bytearray-odd"):

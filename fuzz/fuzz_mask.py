@@ -28,7 +28,11 @@ ERRORS = ("TypeError", "ValueError", "OverflowError")
 
 
 def reference(data: bytes, key: bytes, offset: int) -> bytes:
-    return bytes(b ^ key[(i + offset) % 4] for i, b in enumerate(data))
+    """RFC 6455 §5.3 written as plainly as possible: byte i XOR key[(i + offset) % 4]."""
+    n = len(data)
+    phase = offset % 4
+    stream = (key[phase:] + key[:phase]) * (n // 4 + 1)
+    return (int.from_bytes(data, "big") ^ int.from_bytes(stream[:n], "big")).to_bytes(n, "big")
 
 
 def offset_of(code: int) -> int:

@@ -22,6 +22,6 @@ clone_and_build() {
     git clone -q "$repo" "$dest"
     echo "$(basename "$0"): $(git -C "$dest" log -1 --format='%h %s')"
     (cd "$dest" && WSFAST_REQUIRE_EXTENSIONS=1 WSFAST_EXTRA_CFLAGS="$cflags" \
-        "$py" setup.py -q build_ext --inplace >"$dest.build.log" 2>&1) \
+        "$py" setup.py -q build_ext --inplace --parallel "${BUILD_JOBS:-2}" >"$dest.build.log" 2>&1) \
         || { tail -n 60 "$dest.build.log" >&2; return 1; }
 }

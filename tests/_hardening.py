@@ -8,6 +8,7 @@ point, errors included" means the same thing everywhere.
 from __future__ import annotations
 
 import array
+import os
 import struct
 from typing import Any, Callable, NamedTuple, Optional, Tuple, Type, Union
 
@@ -25,7 +26,6 @@ class Call(NamedTuple):
     fn: Callable[..., Any]
     args: Tuple[Any, ...]
     raises: Optional[ExcSpec]  # the call must raise this (an error path), else must not raise
-    cheap: bool = True  # cheap calls run the full iteration count in the leak test
 
 
 def frame(opcode: int, payload: bytes, *, fin: bool = True, key: Optional[bytes] = None) -> bytes:
@@ -79,9 +79,8 @@ def calls(impl: Any, units: Tuple[str, ...] = UNITS) -> list[Call]:
 
     out: list[Call] = []
 
-    def add(name: str, fn: Callable[..., Any], *args: Any, raises: Optional[ExcSpec] = None,
-            cheap: bool = True) -> None:
-        out.append(Call(name, fn, args, raises, cheap))
+    def add(name: str, fn: Callable[..., Any], *args: Any, raises: Optional[ExcSpec] = None) -> None:
+        out.append(Call(name, fn, args, raises))
 
     if "mask" in units:
         _mask_calls(impl, add)
@@ -95,15 +94,15 @@ def calls(impl: Any, units: Tuple[str, ...] = UNITS) -> list[Call]:
 
 
 def _mask_calls(impl: Any, add: Callable[..., None]) -> None:
-    noncontig = memoryview(bytearray(LARGE))[::2]
+    noncontig = memoryview(bytearray(SMALL * 4))[::2]
     add("apply_mask small", impl.apply_mask, SMALL, KEY)
-    add("apply_mask 64KiB", impl.apply_mask, LARGE, KEY, cheap=False)
-    add("apply_mask strided", impl.apply_mask, noncontig, KEY, cheap=False)
+    add("apply_mask 64KiB", impl.apply_mask, LARGE, KEY)
+    add("apply_mask strided", impl.apply_mask, noncontig, KEY)
     add("apply_mask array", impl.apply_mask, array.array("B", SMALL), KEY)
     add("apply_mask bad key", impl.apply_mask, SMALL, b"abc", raises=ValueError)
     add("apply_mask non-buffer", impl.apply_mask, "text", KEY, raises=TypeError)
     add("apply_mask_inplace", impl.apply_mask_inplace, bytearray(SMALL), KEY, 3)
-    add("apply_mask_inplace 64KiB", impl.apply_mask_inplace, bytearray(LARGE), KEY, cheap=False)
+    add("apply_mask_inplace 64KiB", impl.apply_mask_inplace, bytearray(LARGE), KEY)
     add("apply_mask_inplace read-only", impl.apply_mask_inplace, SMALL, KEY, raises=TypeError)
     add("apply_mask_inplace bad key", impl.apply_mask_inplace, bytearray(SMALL), b"", raises=ValueError)
     masker = impl.Masker(KEY)
@@ -119,7 +118,7 @@ def _mask_calls(impl: Any, add: Callable[..., None]) -> None:
 
 def _utf8_calls(impl: Any, add: Callable[..., None]) -> None:
     add("validate_utf8 text", impl.validate_utf8, TEXT)
-    add("validate_utf8 64KiB", impl.validate_utf8, LARGE[:128] * 512, cheap=False)
+    add("validate_utf8 64KiB", impl.validate_utf8, LARGE[:128] * 512)
     add("validate_utf8 invalid", impl.validate_utf8, BAD_UTF8)
     add("validate_utf8 non-buffer", impl.validate_utf8, 12, raises=TypeError)
     validator = impl.Utf8Validator()
@@ -147,7 +146,7 @@ def _frames_calls(impl: Any, add: Callable[..., None], ProtocolError: Any, Inval
     add("encode_frame", impl.encode_frame, 2, SMALL)
     add("encode_frame masked", lambda: impl.encode_frame(1, TEXT, mask=KEY))
     add("encode_frame mask=True", lambda: impl.encode_frame(2, SMALL, mask=True))
-    add("encode_frame 64KiB", impl.encode_frame, 2, LARGE, cheap=False)
+    add("encode_frame 64KiB", impl.encode_frame, 2, LARGE)
     add("encode_frame bad opcode", impl.encode_frame, 3, b"", raises=(ValueError, ProtocolError))
     add("encode_frame bad mask", lambda: impl.encode_frame(2, b"", mask=b"xy"), raises=(ValueError, TypeError))
     add("encode_close", impl.encode_close, 1000, "bye κόσμε")
@@ -168,9 +167,9 @@ def _decoder_calls(impl: Any, add: Callable[..., None], ProtocolError: Any, Inva
 
         return run
 
-    add("Decoder.feed server", decode(good_client), cheap=False)
-    add("Decoder.feed client", decode(good_server, client=True), cheap=False)
-    add("Decoder.feed text as bytes", decode(good_client, decode_text=False), cheap=False)
+    add("Decoder.feed server", decode(good_client))
+    add("Decoder.feed client", decode(good_server, client=True))
+    add("Decoder.feed text as bytes", decode(good_client, decode_text=False))
     for name, bad in BAD_STREAMS.items():
         exc = MessageTooBig if name == "too-big" else InvalidUTF8 if "utf8" in name else ProtocolError
         add(f"Decoder.feed {name}", decode(bad, max_message_size=1 << 16), raises=exc)
@@ -182,8 +181,7 @@ def _decoder_calls(impl: Any, add: Callable[..., None], ProtocolError: Any, Inva
     add("Decoder.feed after an error", failed.feed, b"\x81\x80" + KEY, raises=ProtocolError)
     trickle = impl.Decoder()
     piece = frame(2, SMALL, key=KEY)
-    add("Decoder.feed byte by byte", lambda: [trickle.feed(piece[i : i + 1]) for i in range(len(piece))],
-        cheap=False)
+    add("Decoder.feed byte by byte", lambda: [trickle.feed(piece[i : i + 1]) for i in range(len(piece))])
     add("Decoder() bad limit", lambda: impl.Decoder(max_message_size=-1), raises=ValueError)
 
 
@@ -197,3 +195,15 @@ def run_once(call: Call) -> None:
     except call.raises:
         return
     raise AssertionError(f"{call.name}: expected {call.raises}, nothing was raised")
+
+
+# Set by scripts/sanitize.sh: the compiled code runs under ASan/UBSan.
+SANITIZED = bool(os.environ.get("WSFAST_SANITIZED"))
+
+
+def skip_pure_when_sanitized(impl: Any) -> None:
+    """The sanitizer run (scripts/sanitize.sh) is about the compiled code; the pure twin has the normal run."""
+    if SANITIZED and impl.IMPLEMENTATION == "python":
+        import pytest
+
+        pytest.skip("pure twin: checked by the normal run, not under the sanitizers")

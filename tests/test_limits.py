@@ -31,13 +31,12 @@ from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
-from _hardening import KEY, frame
+from _hardening import KEY, SANITIZED, frame, skip_pure_when_sanitized
 
 LIMIT = 100_000  # max_message_size and max_frame_size here; not a power of two, on purpose
 CHUNK = 16 << 10  # the size of one read from the socket
 HELD_BOUND = LIMIT + (16 << 10)
-PEAK_BOUND = 3 * LIMIT + 24 * CHUNK + (256 << 10)
-SANITIZED = bool(os.environ.get("WSFAST_SANITIZED"))
+PEAK_BOUND = 3 * LIMIT + 16 * CHUNK + (64 << 10)
 
 
 def masked_header(opcode: int, length: int, fin: bool = True) -> bytes:
@@ -160,23 +159,9 @@ def run_scenario(impl: Any, name: str) -> tuple[int, int, Optional[str]]:
     return held, peak, error
 
 
-# Findings not fixed yet (docs/hardening.md, "Findings"): expected to fail,
-# strictly, so that the fix turns them into a failure that asks to drop them here.
-KNOWN = {
-    ("python", "binary frame trickled"): "H1: the pure Decoder keeps one bytes object per feed of a payload",
-    ("python", "text frame trickled"): "H1: the pure Decoder keeps one bytes object per feed of a payload",
-    ("python", "endless 1-byte fragments, one per feed"): "H1: the pure Decoder keeps one bytes object per feed",
-    ("cython", "binary frame trickled"): "H2: the compiled Decoder's buffer doubles past max_message_size",
-    ("cython", "text frame trickled"): "H2: the compiled Decoder's buffer doubles past max_message_size",
-    ("cython", "endless 1-byte fragments, one per feed"): "H2: the compiled Decoder's buffer doubles past the limit",
-}
-
-
 @pytest.mark.parametrize("name", list(SCENARIOS))
-def test_hostile_stream_memory_is_bounded(impl: Any, name: str, request: pytest.FixtureRequest) -> None:
-    reason = KNOWN.get((impl.IMPLEMENTATION, name))
-    if reason:
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
+def test_hostile_stream_memory_is_bounded(impl: Any, name: str) -> None:
+    skip_pure_when_sanitized(impl)
     held, peak, error = run_scenario(impl, name)
     assert error == SCENARIOS[name][1]
     assert held <= HELD_BOUND, f"{name}: the decoder holds {held} bytes between feeds (bound {HELD_BOUND})"

@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import pytest
 
-from _hardening import KEY, LARGE, SMALL, TEXT, BAD_UTF8, client_stream, frame
+from _hardening import BAD_UTF8, KEY, LARGE, SMALL, TEXT, client_stream, frame, skip_pure_when_sanitized
 
 THREADS = 8
 BIG = LARGE * 16  # 1 MiB
@@ -85,6 +85,7 @@ def stateless_jobs(impl: Any) -> list[tuple[str, Callable[[], Any], Any]]:
 
 
 def test_stateless_calls_from_many_threads(impl: Any) -> None:
+    skip_pure_when_sanitized(impl)
     jobs = stateless_jobs(impl)
     jobs = [(n, fn, fn() if expected is None else expected) for n, fn, expected in jobs]
     for name, fn, expected in jobs:
@@ -190,6 +191,7 @@ SHARED_SCRIPT = textwrap.dedent(
 
 
 def test_stateful_objects_shared_by_two_threads_never_crash(impl: Any) -> None:
+    skip_pure_when_sanitized(impl)
     rounds = 200 if impl.IMPLEMENTATION == "cython" else 20
     script = SHARED_SCRIPT.format(tests=str(Path(__file__).parent), kind=impl.IMPLEMENTATION, rounds=rounds)
     env = dict(os.environ)
