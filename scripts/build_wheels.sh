@@ -87,7 +87,9 @@ SELECT=${WSFAST_WHEELS_SELECT:-not python}
 # The tests run from a copy outside any source tree, so `import wsfast` can
 # only find the installed wheel.
 mkdir -p "$WORK/run"
+# examples/ too: tests drive the example server and client.
 cp -r "$TREE/tests" "$TREE/pyproject.toml" "$WORK/run/"
+if [[ -d "$TREE/examples" ]]; then cp -r "$TREE/examples" "$WORK/run/"; fi
 
 PYENV_ROOT=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
 MISSING=()
