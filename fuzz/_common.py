@@ -128,11 +128,17 @@ def contents(buf: Any) -> bytes:
 
 
 def outcome(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, ...]:
-    """("ok", result) or ("raise", exception type name, close code)."""
+    """("ok", result) or ("raise", exception type name, close code, events).
+
+    ``events`` is what a ProtocolError from Decoder.feed carries: the events
+    completed in the same call before the error (None for other exceptions).
+    """
     try:
         return ("ok", fn(*args, **kwargs))
     except Exception as exc:  # noqa: BLE001 - the type is what is compared
-        return ("raise", type(exc).__name__, getattr(exc, "close_code", None))
+        events = getattr(exc, "events", None)
+        return ("raise", type(exc).__name__, getattr(exc, "close_code", None),
+                None if events is None else list(events))
 
 
 def same(compiled: Any, pure: Any, what: str) -> None:

@@ -65,7 +65,8 @@ def check(raw: bytes) -> None:
         if res[0] != "ok" and res[1] not in ERRORS:
             raise AssertionError(f"Decoder.feed raised {res[1]}, not a ProtocolError")
     if log[-1][0] != "ok":
-        expect(log[-1][1:], log[-2][1:], "the feed after an error")
+        expect(log[-1][1:3], log[-2][1:3], "the feed after an error")
+        expect(log[-1][3], [], "events carried by a repeated error")
     # The same stream in one piece: refused iff refused in pieces; same events.
     whole = run(impls[1], opts, [stream], "bytes")
     refused = log[-1][0] != "ok"
