@@ -131,7 +131,8 @@ for f in test_impl test_mask test_utf8 test_frames test_close test_decoder test_
 done
 
 say "compiled implementation on NEON (simd_impl tests also run portable)"
-WSFAST_EXPECT_IMPL=cython "${PYTEST[@]}" -k "$DESELECT" "${suite[@]}"
+failed=0
+WSFAST_EXPECT_IMPL=cython "${PYTEST[@]}" -k "$DESELECT" "${suite[@]}" || failed=1
 
 say "mask and UTF-8 tests with the portable kernels as the default"
 kernel_tests=$(ls tests/test_mask*.py tests/test_utf8*.py 2>/dev/null || true)
@@ -139,7 +140,11 @@ kernel_tests=$(ls tests/test_mask*.py tests/test_utf8*.py 2>/dev/null || true)
 # Only what runs the default variant: the per-variant tests ran above.
 # shellcheck disable=SC2086
 WSFAST_SIMD=portable WSFAST_EXPECT_IMPL=cython "${PYTEST[@]}" \
-    -k "$DESELECT and not cython-neon and not cython-portable" $kernel_tests
+    -k "$DESELECT and not cython-neon and not cython-portable" $kernel_tests || failed=1
 
 say "done"
+if ((failed)); then
+    echo "FAIL: arm64 tests failed under qemu ($impl/$simd, $((SECONDS - START))s)"
+    exit 1
+fi
 echo "arm64: cross-compiled, $impl/$simd, suite passed under qemu in $((SECONDS - START))s"
