@@ -128,7 +128,7 @@ SHARED_SCRIPT = textwrap.dedent(
     from wsfast._types import Message, Ping, Pong, Close
     from wsfast._errors import ProtocolError
     sys.path.insert(0, {tests!r})
-    from _hardening import KEY, LARGE, TEXT, BAD_UTF8, client_stream
+    from _hardening import KEY, LARGE, TEXT, BAD_UTF8, client_stream, frame as test_frame
 
     impl = _impl.load({kind!r}, lazy=True)
     ROUNDS = {rounds}
@@ -165,7 +165,37 @@ SHARED_SCRIPT = textwrap.dedent(
             except Exception as exc:
                 raised.append(type(exc).__name__)
 
+    # A buffer resized by one thread while another works on it without the
+    # GIL: the buffer export must pin it (BufferError for the resizer).
+    shared = bytearray(big)
+    wire = bytearray(test_frame(2, bytes(200000), key=KEY))
+    feeder = impl.Decoder(max_message_size=1 << 20, max_frame_size=1 << 20)
+
+    def worker():
+        for i in range(ROUNDS):
+            try:
+                impl.apply_mask_inplace(shared, KEY, i)
+                masker.process_inplace(shared)
+                validator.feed(shared)
+                impl.apply_mask(shared, KEY)
+                for event in feeder.feed(wire):
+                    if len(event.data) != 200000:
+                        problems.append("Decoder message of the wrong size")
+            except Exception as exc:
+                raised.append(type(exc).__name__)
+
+    def resizer():
+        for i in range(ROUNDS * 20):
+            try:
+                if i % 2:
+                    shared.extend(b"x" * 4096)
+                else:
+                    del shared[-4096:]
+            except BufferError:
+                pass
+
     threads = [threading.Thread(target=hammer, args=(s,)) for s in range(2)]
+    threads += [threading.Thread(target=worker), threading.Thread(target=resizer)]
     for t in threads:
         t.start()
     for t in threads:
