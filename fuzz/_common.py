@@ -18,6 +18,7 @@ A target runs in one of two modes:
 from __future__ import annotations
 
 import array
+import functools
 import os
 import sys
 from pathlib import Path
@@ -158,11 +159,12 @@ def allowed(result: tuple[Any, ...], names: Sequence[str], what: str) -> None:
         raise AssertionError(f"{what}: unexpected {result[1]} (allowed: {', '.join(names)})")
 
 
+@functools.lru_cache(maxsize=None)
 def implementations() -> tuple[Any, Any]:
     """(compiled, pure); the compiled one must be built: fuzzing one side is pointless."""
     from wsfast import _impl
 
-    return _impl.load("cython", lazy=True), _impl.load("python", lazy=True)
+    return _impl.load("cython"), _impl.load("python")
 
 
 def _replay(check: Callable[[bytes], None], paths: Sequence[str]) -> int:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _common import expect, KINDS, Reader, as_buffer, chunks, implementations, main, outcome, same
+from _common import KINDS, Reader, as_buffer, chunks, expect, implementations, main, outcome, same
 
 ERRORS = ("ProtocolError", "InvalidUTF8", "MessageTooBig")
 

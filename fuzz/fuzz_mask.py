@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from _common import (
-    expect,
     KINDS,
     WRITABLE_KINDS,
     Reader,
@@ -18,6 +17,7 @@ from _common import (
     as_buffer,
     chunks,
     contents,
+    expect,
     implementations,
     main,
     outcome,

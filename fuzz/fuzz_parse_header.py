@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from _common import expect, KINDS, Reader, allowed, as_buffer, implementations, main, outcome, same
+from _common import KINDS, Reader, allowed, as_buffer, expect, implementations, main, outcome, same
 
 ERRORS = ("ProtocolError", "ValueError", "TypeError", "IndexError", "OverflowError")
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from _common import expect, KINDS, Reader, allowed, as_buffer, chunks, implementations, main, outcome, same
+from _common import KINDS, Reader, allowed, as_buffer, chunks, expect, implementations, main, outcome, same
 
 ERRORS = ("TypeError",)
 

@@ -32,7 +32,7 @@ from conftest import EXPECT
 
 ITERATIONS = int(os.environ.get("WSFAST_LEAK_ITERATIONS", "100000"))
 # Allocator noise after a warm-up stays far below these; a leak of one small
-# object per call over 10000 calls does not.
+# object per call over the least number of calls made (2000) does not.
 BLOCKS_BOUND = 1000
 RSS_BOUND = 2 << 20
 PAGE = os.sysconf("SC_PAGE_SIZE")
