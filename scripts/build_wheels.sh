@@ -87,9 +87,12 @@ SELECT=${WSFAST_WHEELS_SELECT:-not python}
 # The tests run from a copy outside any source tree, so `import wsfast` can
 # only find the installed wheel.
 mkdir -p "$WORK/run"
-# examples/ too: tests drive the example server and client.
+# examples/ and fuzz/ too: tests drive the example server and client, and
+# replay the fuzz seeds.
 cp -r "$TREE/tests" "$TREE/pyproject.toml" "$WORK/run/"
-if [[ -d "$TREE/examples" ]]; then cp -r "$TREE/examples" "$WORK/run/"; fi
+for d in examples fuzz; do
+    if [[ -d "$TREE/$d" ]]; then cp -r "$TREE/$d" "$WORK/run/"; fi
+done
 
 PYENV_ROOT=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
 MISSING=()

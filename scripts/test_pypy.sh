@@ -48,7 +48,9 @@ grep -E "uses the pure-Python implementation" "$WORK/install.log" || {
 # Run from a copy of the tests so that only the installed package is importable.
 mkdir "$WORK/run"
 cp -r "$WORK/tree/tests" "$WORK/tree/pyproject.toml" "$WORK/run/"
-if [[ -d "$WORK/tree/examples" ]]; then cp -r "$WORK/tree/examples" "$WORK/run/"; fi
+for d in examples fuzz; do  # tests drive the examples and replay fuzz seeds
+    if [[ -d "$WORK/tree/$d" ]]; then cp -r "$WORK/tree/$d" "$WORK/run/"; fi
+done
 cd "$WORK/run"
 "$PY" -c 'import platform, wsfast
 print("installed:", wsfast.__file__, platform.python_implementation(), wsfast.IMPLEMENTATION, wsfast.SIMD)
