@@ -13,21 +13,25 @@ import operator
 import platform
 import sys
 from itertools import product
-from typing import TYPE_CHECKING, Any, List, Optional, SupportsIndex, Union
+from typing import TYPE_CHECKING, Any, List, SupportsIndex, Union
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
 __all__ = ["apply_mask", "apply_mask_inplace", "Masker"]
 
-# Up to this size the big-integer XOR beats the four translate passes on
-# CPython when a new bytes is wanted (a few C calls against twelve); above
-# it, converting to and from an int costs more per byte than translating.
-# In place on a bytearray the translate passes need no copy and win at every
-# size.  docs/masking.md.
-_BIGINT_MAX = 2048
+# Up to this size the big-integer XOR beats copying into a bytearray and
+# translating it on CPython when a new bytes is wanted (a few C calls against
+# a dozen); above it, converting to and from an int costs more per byte than
+# translating.  In place on a bytearray the translate passes need no copy and
+# win at every size, 8 B included.  docs/masking.md has the figures.
+_BIGINT_MAX = 4096
 
 _JIT = platform.python_implementation() != "CPython"
+
+# Bound once: looking int.from_bytes up makes a bound method at every call,
+# which costs as much as converting 16 bytes.
+_from_bytes = int.from_bytes
 
 # ------------------------------------------------------------ argument checks
 
@@ -71,25 +75,28 @@ def _key_at(mask: bytes, phase: int) -> bytes:
 # Each takes any buffer ``data`` of ``n`` bytes and a key already rotated to
 # the phase of data[0].
 
-_tables: List[Optional[bytes]] = [None] * 256
+def _xor_tables() -> List[bytes]:
+    """The 256 translate tables, table k XORing every byte with k.
+
+    Built at import (64 KiB, well under a millisecond by big-integer XOR), so
+    that a mask costs four list lookups and no test for a missing table.
+    """
+    identity = int.from_bytes(bytes(range(256)), "little")
+    ones = _from_bytes(b"\x01" * 256, "little")
+    # k * ones repeats the byte k 256 times: k < 256, so no carries.
+    return [(identity ^ (k * ones)).to_bytes(256, "little") for k in range(256)]
 
 
-def _table(k: int) -> bytes:
-    """The translate table that XORs every byte with ``k``, built on first use."""
-    table = _tables[k]
-    if table is None:
-        table = _tables[k] = bytes([i ^ k for i in range(256)])
-    return table
+_TABLES = _xor_tables()
 
 
 def _translate_inplace(buf: bytearray, key: bytes) -> None:
     # Every fourth byte shares a key byte, so four strided passes do it all.
-    t = _tables
-    k0, k1, k2, k3 = key
-    buf[0::4] = buf[0::4].translate(t[k0] or _table(k0))
-    buf[1::4] = buf[1::4].translate(t[k1] or _table(k1))
-    buf[2::4] = buf[2::4].translate(t[k2] or _table(k2))
-    buf[3::4] = buf[3::4].translate(t[k3] or _table(k3))
+    t = _TABLES
+    buf[0::4] = buf[0::4].translate(t[key[0]])
+    buf[1::4] = buf[1::4].translate(t[key[1]])
+    buf[2::4] = buf[2::4].translate(t[key[2]])
+    buf[3::4] = buf[3::4].translate(t[key[3]])
 
 
 def _loop_inplace(buf: Union[bytearray, memoryview], key: bytes) -> None:
@@ -105,10 +112,32 @@ def _loop_inplace(buf: Union[bytearray, memoryview], key: bytes) -> None:
         buf[i] ^= key[i & 3]
 
 
+# _ONES[w] has a 1 in the low byte of each of its w 32-bit words, so that
+# key * _ONES[w] is the key repeated w times: one multiplication, several
+# times cheaper than int.from_bytes of the repeated key.  Built on first use.
+# Exact up to 1 KiB (256 words); above, rounded up to 256 B (64 words) and the
+# surplus bytes cut off, which bounds the cache to 272 ints, ~180 KiB if all
+# are built.
+_EXACT_WORDS = 256
+_ONES: List[int] = [0] * (_EXACT_WORDS + (_BIGINT_MAX >> 8) + 1)
+
+
+def _ones(slot: int, words: int) -> int:
+    ones = _ONES[slot] = _from_bytes(b"\x01\x00\x00\x00" * words, "little")
+    return ones
+
+
 def _xor_bigint(data: Buffer, n: int, key: bytes) -> bytes:
-    stream = (key * ((n + 3) >> 2))[:n]
-    value = int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")
-    return value.to_bytes(n, "little")
+    words = (n + 3) >> 2
+    if words <= _EXACT_WORDS:
+        slot = words
+    else:
+        slot = _EXACT_WORDS + ((words + 63) >> 6)
+        words = (slot - _EXACT_WORDS) << 6
+    stream = _from_bytes(key, "little") * (_ONES[slot] or _ones(slot, words))
+    out = (_from_bytes(data, "little") ^ stream).to_bytes(words << 2, "little")
+    # The last word(s) may reach past the data: those bytes are key alone.
+    return out[:n] if n != words << 2 else out
 
 
 def _xor_copy(data: Buffer, n: int, key: bytes) -> bytes:
@@ -206,9 +235,11 @@ def apply_mask(data: Buffer, mask: Buffer) -> bytes:
     # Small bytes first, inline: there the cost of a call is the cost of it all.
     if type(data) is bytes and not _JIT:
         n = len(data)
-        if n <= _BIGINT_MAX:
-            stream = (mask * ((n + 3) >> 2))[:n]
-            return (int.from_bytes(data, "little") ^ int.from_bytes(stream, "little")).to_bytes(n, "little")
+        if n <= 1024:  # _xor_bigint, inline, for its exact-length part
+            words = (n + 3) >> 2
+            stream = _from_bytes(mask, "little") * (_ONES[words] or _ones(words, words))
+            out = (_from_bytes(data, "little") ^ stream).to_bytes(words << 2, "little")
+            return out[:n] if n & 3 else out
     return _masked_copy(data, mask)
 
 
@@ -225,12 +256,19 @@ def apply_mask_inplace(buffer: Buffer, mask: Buffer, offset: SupportsIndex = 0) 
     # The default offset 0 costs one test; anything else is checked in full.
     if type(offset) is not int or offset:
         offset = _check_offset(offset)
-    if type(mask) is not bytes or len(mask) != 4:
+        if type(mask) is not bytes or len(mask) != 4:
+            mask = _read_mask(mask)
+        if offset & 3:
+            mask = _key_at(mask, offset)
+    elif type(mask) is not bytes or len(mask) != 4:
         mask = _read_mask(mask)
-    if offset & 3:
-        mask = _key_at(mask, offset)
     if type(buffer) is bytearray and not _JIT:
-        _translate_inplace(buffer, mask)
+        # _translate_inplace, inline: at 8 B the call would cost a fifth.
+        t = _TABLES
+        buffer[0::4] = buffer[0::4].translate(t[mask[0]])
+        buffer[1::4] = buffer[1::4].translate(t[mask[1]])
+        buffer[2::4] = buffer[2::4].translate(t[mask[2]])
+        buffer[3::4] = buffer[3::4].translate(t[mask[3]])
     else:
         _mask_inplace(buffer, mask)
 
