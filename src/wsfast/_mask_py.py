@@ -90,13 +90,24 @@ def _xor_tables() -> List[bytes]:
 _TABLES = _xor_tables()
 
 
+# Large buffers are translated a chunk at a time: the four strided passes
+# then run over data in L2 with temporaries malloc reuses, instead of four
+# trips through the whole buffer and fresh pages for each temporary (0.6x the
+# time at 1 MiB, 0.36x at 16 MiB; docs/masking.md).  A multiple of 4, so every
+# chunk starts at key byte 0.
+_CHUNK = 65536
+
+
 def _translate_inplace(buf: bytearray, key: bytes) -> None:
     # Every fourth byte shares a key byte, so four strided passes do it all.
     t = _TABLES
-    buf[0::4] = buf[0::4].translate(t[key[0]])
-    buf[1::4] = buf[1::4].translate(t[key[1]])
-    buf[2::4] = buf[2::4].translate(t[key[2]])
-    buf[3::4] = buf[3::4].translate(t[key[3]])
+    t0, t1, t2, t3 = t[key[0]], t[key[1]], t[key[2]], t[key[3]]
+    for i in range(0, len(buf), _CHUNK):
+        j = i + _CHUNK
+        buf[i:j:4] = buf[i:j:4].translate(t0)
+        buf[i + 1 : j : 4] = buf[i + 1 : j : 4].translate(t1)
+        buf[i + 2 : j : 4] = buf[i + 2 : j : 4].translate(t2)
+        buf[i + 3 : j : 4] = buf[i + 3 : j : 4].translate(t3)
 
 
 def _loop_inplace(buf: Union[bytearray, memoryview], key: bytes) -> None:
@@ -262,7 +273,7 @@ def apply_mask_inplace(buffer: Buffer, mask: Buffer, offset: SupportsIndex = 0) 
             mask = _key_at(mask, offset)
     elif type(mask) is not bytes or len(mask) != 4:
         mask = _read_mask(mask)
-    if type(buffer) is bytearray and not _JIT:
+    if type(buffer) is bytearray and not _JIT and len(buffer) <= _CHUNK:
         # _translate_inplace, inline: at 8 B the call would cost a fifth.
         t = _TABLES
         buffer[0::4] = buffer[0::4].translate(t[mask[0]])
