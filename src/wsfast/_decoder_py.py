@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, List, Optional, Union
 
 from ._errors import InvalidUTF8, MessageTooBig, ProtocolError
 from ._frames_py import parse_close
-from ._mask_py import Masker, apply_mask
+from ._mask_py import _JIT, _ONES, Masker, _from_bytes, _ones, apply_mask
 from ._types import Close, Message, Opcode, Ping, Pong
 from ._utf8_py import Utf8Validator
 
@@ -31,6 +31,10 @@ _BINARY = Opcode.BINARY
 _NO_LIMIT = 1 << 64
 # Events are built as their NamedTuple's own __new__ would, minus its frame.
 _new_tuple = tuple.__new__
+# Masked payloads up to this size are unmasked inline by one big-integer XOR
+# (apply_mask's own small-bytes path, minus a call and its argument checks);
+# under a JIT, apply_mask's loop is faster.
+_INLINE_UNMASK = 0 if _JIT else 1024
 
 
 def _b0_ok(b0: int) -> bool:
@@ -234,7 +238,14 @@ class Decoder:
                 pos = start + length
                 payload = buf[start:pos]
                 if key is not None and length:
-                    payload = apply_mask(payload, key)
+                    if length <= _INLINE_UNMASK:
+                        words = (length + 3) >> 2
+                        stream = _from_bytes(key, "little") * (_ONES[words] or _ones(words, words))
+                        payload = (_from_bytes(payload, "little") ^ stream).to_bytes(words << 2, "little")
+                        if length & 3:
+                            payload = payload[:length]
+                    else:
+                        payload = apply_mask(payload, key)
                 if opcode == 2:
                     append(_new_tuple(Message, (_BINARY, payload)))
                     continue
