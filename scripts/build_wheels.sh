@@ -83,6 +83,14 @@ export WSFAST_GENERATED_C_DIR=$SDIST_TREE/src/wsfast
 # (id "python") are the same files in every wheel, and run in .ci/run's main
 # pytest; leaving them out keeps five suites inside the time budget.
 SELECT=${WSFAST_WHEELS_SELECT:-not python}
+# Files that test no compiled code, or test the build itself, run once in
+# .ci/run's main pytest rather than five times here: the no-compiler installs
+# and the cibuildwheel matrix (test_build), the browser, the example
+# processes, and the patches of other libraries (not installed in these venvs).
+IGNORE=(--ignore=tests/test_build.py --ignore=tests/test_browser.py
+        --ignore=tests/test_examples.py --ignore=tests/test_handshake.py
+        --ignore=tests/test_patch.py --ignore=tests/test_patch_equivalence.py
+        --ignore=tests/test_patch_wsproto.py)
 
 # The tests run from a copy outside any source tree, so `import wsfast` can
 # only find the installed wheel.
@@ -139,7 +147,7 @@ print("installed:", wsfast.__file__, wsfast.IMPLEMENTATION, wsfast.SIMD)'); then
             status="FAIL(import)"
         elif ! (cd "$WORK/run" && WSFAST_EXPECT_IMPL=cython \
                 "$venv/bin/python" -m pytest -q -p no:cacheprovider --durations=5 \
-                -k "$SELECT" tests 2>&1 | tail -25); then
+                -k "$SELECT" "${IGNORE[@]}" tests 2>&1 | tail -25); then
             status="FAIL(tests)"
         fi
         tt=$(elapsed $t)
