@@ -81,7 +81,7 @@ def _xor_tables() -> List[bytes]:
     Built at import (64 KiB, well under a millisecond by big-integer XOR), so
     that a mask costs four list lookups and no test for a missing table.
     """
-    identity = int.from_bytes(bytes(range(256)), "little")
+    identity = _from_bytes(bytes(range(256)), "little")
     ones = _from_bytes(b"\x01" * 256, "little")
     # k * ones repeats the byte k 256 times: k < 256, so no carries.
     return [(identity ^ (k * ones)).to_bytes(256, "little") for k in range(256)]
@@ -92,9 +92,9 @@ _TABLES = _xor_tables()
 
 # Large buffers are translated a chunk at a time: the four strided passes
 # then run over data in L2 with temporaries malloc reuses, instead of four
-# trips through the whole buffer and fresh pages for each temporary (0.6x the
-# time at 1 MiB, 0.36x at 16 MiB; docs/masking.md).  A multiple of 4, so every
-# chunk starts at key byte 0.
+# trips through the whole buffer and fresh pages for each temporary (in place,
+# 0.5x to 0.8x the time at 1 to 16 MiB; docs/masking.md).  A multiple of 4,
+# so every chunk starts at key byte 0.
 _CHUNK = 65536
 
 
@@ -246,7 +246,7 @@ def apply_mask(data: Buffer, mask: Buffer) -> bytes:
     # Small bytes first, inline: there the cost of a call is the cost of it all.
     if type(data) is bytes and not _JIT:
         n = len(data)
-        if n <= 1024:  # _xor_bigint, inline, for its exact-length part
+        if n <= 1024:  # _xor_bigint inline, its exact part (_EXACT_WORDS)
             words = (n + 3) >> 2
             stream = _from_bytes(mask, "little") * (_ONES[words] or _ones(words, words))
             out = (_from_bytes(data, "little") ^ stream).to_bytes(words << 2, "little")
