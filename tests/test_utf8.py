@@ -527,6 +527,9 @@ def buffer_forms(data: bytes) -> Iterator[Tuple[str, object]]:
         rows = bytes(itertools.chain.from_iterable(
             data[i:i + 4] + b"****" for i in range(0, len(data), 4)))
         yield "2d-strided", memoryview(rows).cast("B", (len(rows) // 4, 4))[::2]
+        yield "2d-strided-I", memoryview(rows).cast("I", (len(rows) // 4, 1))[::2]
+        backwards = b"".join(data[i - 4:i] for i in range(len(data), 0, -4))
+        yield "2d-reversed", memoryview(backwards).cast("B", (len(data) // 4, 4))[::-1]
 
 
 BUFFER_DATA = [
