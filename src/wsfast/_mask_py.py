@@ -91,10 +91,12 @@ _TABLES = _xor_tables()
 
 
 # Large buffers are translated a chunk at a time: the four strided passes
-# then run over data in L2 with temporaries malloc reuses, instead of four
-# trips through the whole buffer and fresh pages for each temporary (in place,
-# 0.5x to 0.8x the time at 1 to 16 MiB; docs/masking.md).  A multiple of 4,
-# so every chunk starts at key byte 0.
+# then run over data in L2 with temporaries malloc reuses.  Whole-buffer
+# passes need 2 x 1/4 of the buffer in fresh temporaries per pass; when those
+# come as fresh pages (calls interleaved with other work, so glibc hands back
+# its mmap'd blocks) chunking takes 0.5x to 0.8x the time at 1 to 16 MiB, and
+# in a steady loop, where malloc reuses them, the two are level
+# (docs/masking.md).  A multiple of 4, so every chunk starts at key byte 0.
 _CHUNK = 65536
 
 
