@@ -119,17 +119,25 @@ cdef int _not_buffer(object data, str what) except -1:
 
 # ------------------------------------------------------- the two operations
 
-cdef bytes _masked_copy(object data, const uint8_t *mask, size_t phase):
+cdef inline bytes _masked_copy(object data, const uint8_t *mask, size_t phase):
     """A new bytes: data (any buffer) masked from stream position `phase`."""
-    cdef Py_buffer view
     cdef bytes result
     cdef Py_ssize_t n
-    cdef uint8_t *out
+    # Inline for the usual bytes, as _read_mask: the call and the frame of
+    # the general case (a Py_buffer, a try) cost more than masking 16 bytes.
     if PyBytes_CheckExact(data):
         n = PyBytes_GET_SIZE(data)
         result = PyBytes_FromStringAndSize(NULL, n)
         _run(<uint8_t *>PyBytes_AS_STRING(result), <uint8_t *>PyBytes_AS_STRING(data), n, mask, phase)
         return result
+    return _masked_copy_buffer(data, mask, phase)
+
+
+cdef bytes _masked_copy_buffer(object data, const uint8_t *mask, size_t phase):
+    cdef Py_buffer view
+    cdef bytes result
+    cdef Py_ssize_t n
+    cdef uint8_t *out
     # A bytearray may be resized by another thread once the GIL is gone, so
     # only small ones skip the buffer export (which locks the size).
     if PyByteArray_CheckExact(data) and PyByteArray_GET_SIZE(data) < NOGIL_FROM:
