@@ -55,6 +55,14 @@ def test_fuzz_seeds_and_saved_findings_pass_the_differential_checks(seeds: Path,
     assert not failures, "\n".join(failures[:20])
 
 
+def BOUND(limit: int) -> int:
+    """What a decoder may hold for a ``limit``-byte message: the payload, a
+    bytearray's over-allocation (up to 1/8 on some CPython versions; 3.10 was
+    seen at 1.28x with the decoder's own state), and a constant.  H1 held 40x
+    and H2 2x, both far above it."""
+    return limit + limit // 4 + 2048
+
+
 def held_after_trickle(impl: Any, limit: int) -> int:
     """Bytes the decoder holds after a ``limit``-byte frame arrived one byte per feed, all but the last."""
     payload = bytes(range(256)) * (limit // 256) + bytes(limit % 256)
@@ -77,7 +85,7 @@ def test_h1_pure_decoder_holds_a_trickled_payload_compactly(py_impl: Any) -> Non
     # in a list, ~40 bytes of overhead per piece: a peer sending a frame of
     # max_message_size one byte per TCP segment pinned 40x the limit.
     limit = 8200
-    assert held_after_trickle(py_impl, limit) <= limit + 2048
+    assert held_after_trickle(py_impl, limit) <= BOUND(limit)
 
 
 def test_h2_compiled_decoder_buffer_stays_within_the_limit(c_impl: Any) -> None:
@@ -85,4 +93,4 @@ def test_h2_compiled_decoder_buffer_stays_within_the_limit(c_impl: Any) -> None:
     # capping at max_message_size: an 8200-byte limit reached a 16384-byte
     # buffer (1.3x for a 100000-byte limit, up to 2x in general).
     limit = 8200
-    assert held_after_trickle(c_impl, limit) <= limit + 2048
+    assert held_after_trickle(c_impl, limit) <= BOUND(limit)
