@@ -207,3 +207,16 @@ def skip_pure_when_sanitized(impl: Any) -> None:
         import pytest
 
         pytest.skip("pure twin: checked by the normal run, not under the sanitizers")
+
+
+def gc_live_bytes() -> int:
+    """PyPy, which has no tracemalloc: the memory its GC holds after a full collection.
+
+    The JIT's traces are GC objects too, so a caller measures a second pass of
+    the same code and drops the first.
+    """
+    import gc
+
+    gc.collect()
+    stats = gc._get_stats()  # type: ignore[attr-defined]  # PyPy only: its raw figures
+    return int(stats.total_arena_memory + stats.total_rawmalloced_memory)

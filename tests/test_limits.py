@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator, Optional
 
 import pytest
 
-from _hardening import KEY, SANITIZED, frame, skip_pure_when_sanitized
+from _hardening import KEY, SANITIZED, frame, gc_live_bytes, skip_pure_when_sanitized
 
 try:
     import tracemalloc
@@ -170,21 +170,14 @@ def gc_held(impl: Any, name: str) -> tuple[int, Optional[str]]:
     figures of a first, identical pass are dropped: it lets the JIT compile,
     and its traces are GC objects too, which would otherwise count as held.
     """
-    import gc
-
     from wsfast import ProtocolError
-
-    def live() -> int:
-        gc.collect()
-        stats = gc._get_stats()  # type: ignore[attr-defined]  # PyPy's raw figures
-        return int(stats.total_arena_memory + stats.total_rawmalloced_memory)
 
     chunks = list(SCENARIOS[name][0]())
     step = max(1, len(chunks) // 16)
     for _ in range(2):
         decoder = impl.Decoder(max_message_size=LIMIT, max_frame_size=LIMIT)
         error: Optional[str] = None
-        base = live()
+        base = gc_live_bytes()
         held = 0
         for i, chunk in enumerate(chunks):
             try:
@@ -193,7 +186,7 @@ def gc_held(impl: Any, name: str) -> tuple[int, Optional[str]]:
                 error = type(exc).__name__
                 break
             if i % step == 0 or i == len(chunks) - 1:
-                held = max(held, live() - base)
+                held = max(held, gc_live_bytes() - base)
     return held, error
 
 
