@@ -8,10 +8,12 @@ run that silently fell back to Python is noticed.
 from __future__ import annotations
 
 import os
+import queue
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -53,6 +55,7 @@ class EchoServer:
         self.env = child_env(impl)
         self.args = list(args)
         self.proc: Optional[subprocess.Popen[str]] = None
+        self._reader: Optional[threading.Thread] = None
         self.port = 0
         # A file, not a pipe: a pipe nobody reads could fill and stall the server.
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
@@ -65,19 +68,33 @@ class EchoServer:
             stderr=self._stderr,
             text=True,
         )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        match = re.match(r"listening on 127\.0\.0\.1:(\d+) \(implementation (\w+)", line)
-        if match is None:
-            self.__exit__()
-            raise RuntimeError(f"echo server did not start: {line!r}")
-        self.port = int(match.group(1))
         try:
+            line = self._first_line()
+            match = re.match(r"listening on 127\.0\.0\.1:(\d+) \(implementation (\w+)", line)
+            if match is None:
+                raise RuntimeError(f"echo server did not start: {line!r}\n{self.errors()[-3000:]}")
+            self.port = int(match.group(1))
             check_implementation(self.impl, match.group(2))
         except BaseException:
             self.__exit__()
             raise
         return self
+
+    def _first_line(self) -> str:
+        """The server's first line, or "" if none came within START_TIMEOUT.
+
+        Read in a daemon thread: a server that hangs before printing must fail
+        the test, not block it (and pytest's exit) forever.
+        """
+        assert self.proc is not None and self.proc.stdout is not None
+        stdout = self.proc.stdout
+        lines: "queue.Queue[str]" = queue.Queue()
+        self._reader = threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True)
+        self._reader.start()
+        try:
+            return lines.get(timeout=START_TIMEOUT)
+        except queue.Empty:
+            return ""
 
     @property
     def uri(self) -> str:
@@ -94,6 +111,8 @@ class EchoServer:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+        if self._reader is not None:
+            self._reader.join(5)  # it sees end of file once the server is gone
         if proc.stdout:
             proc.stdout.close()
 
