@@ -14,7 +14,7 @@ import codecs
 import itertools
 import struct
 import sys
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Union
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -127,7 +127,7 @@ if sys.implementation.name == "pypy":
                 f"the pure-Python implementation cannot read a non-contiguous "
                 f"multi-dimensional buffer of format {fmt!r} on PyPy; pass a contiguous one"
             )
-        items = view.tolist()
+        items: list[Any] = view.tolist()  # nested lists, one level per dimension
         for _ in range(view.ndim - 1):
             items = list(itertools.chain.from_iterable(items))
         if code == "B":
