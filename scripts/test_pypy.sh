@@ -5,7 +5,7 @@
 # Builds a clean clone of the committed HEAD.  Needs root for apt when pypy3
 # is not installed yet.
 #   WSFAST_HYPOTHESIS_PROFILE  defaults to "quick"
-#   PYPY_TIMEOUT               seconds the suite may take (default 900)
+#   PYPY_TIMEOUT               seconds the suite may take (default 480: inside .ci/run's 600 s stage)
 # Arguments are passed on to pytest (e.g. --deselect while a test is broken).
 set -euo pipefail
 
@@ -62,10 +62,10 @@ say "suite"
 # Never hang: a test stuck for minutes dumps every thread's stack
 # (faulthandler_timeout), and the whole run is killed after PYPY_TIMEOUT.
 rc=0
-WSFAST_EXPECT_IMPL=python timeout -k 30 "${PYPY_TIMEOUT:-900}" \
+WSFAST_EXPECT_IMPL=python timeout -k 30 "${PYPY_TIMEOUT:-480}" \
     "$PY" -m pytest -q -p no:cacheprovider -rfE --durations=10 -o faulthandler_timeout=240 tests "$@" || rc=$?
 if [[ $rc == 124 || $rc == 137 ]]; then
-    echo "FAIL: the suite did not finish within ${PYPY_TIMEOUT:-900}s"
+    echo "FAIL: the suite did not finish within ${PYPY_TIMEOUT:-480}s"
 fi
 say "done"
 exit $rc
