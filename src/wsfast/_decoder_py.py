@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, List, Optional, Union
 
+from ._buffers import as_bytes
 from ._errors import InvalidUTF8, MessageTooBig, ProtocolError
 from ._frames_py import parse_close
 from ._mask_py import _JIT, _ONES, Masker, _from_bytes, _ones, apply_mask
@@ -160,7 +161,7 @@ class Decoder:
         if self._error is not None:
             raise again(self._error)
         if type(data) is not bytes:
-            data = memoryview(data).tobytes()  # TypeError for a non-buffer
+            data = as_bytes(data)  # TypeError for a non-buffer
         if self._closed:
             return []
         events: List[Event] = []

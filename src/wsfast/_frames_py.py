@@ -12,6 +12,7 @@ import struct
 import threading
 from typing import TYPE_CHECKING, Optional, Tuple, Union
 
+from ._buffers import as_bytes, gather
 from ._errors import InvalidUTF8, ProtocolError
 from ._mask_py import apply_mask
 from ._types import FrameHeader, Opcode
@@ -51,7 +52,7 @@ def _byte_view(data: object) -> Union[bytes, bytearray, memoryview]:
     view = memoryview(data)  # type: ignore[arg-type]  # TypeError for non-buffers
     if view.c_contiguous:
         return view.cast("B") if view.format != "B" or view.ndim != 1 else view
-    return view.tobytes()
+    return gather(view)
 
 
 def parse_header(data: Buffer, offset: int = 0) -> Optional[FrameHeader]:
@@ -170,7 +171,7 @@ def encode_frame(
     if isinstance(payload, str):
         payload = payload.encode("utf-8")
     elif not isinstance(payload, (bytes, bytearray)):
-        payload = memoryview(payload).tobytes()
+        payload = as_bytes(payload)
     length = len(payload)
     if opcode >= 8:
         if length > MAX_CONTROL_PAYLOAD:
@@ -229,7 +230,7 @@ def parse_close(payload: Buffer) -> Tuple[Optional[int], str]:
     ProtocolError (1002) for a one-byte payload, a code not valid on the wire
     or a payload over 125 bytes; InvalidUTF8 (1007) for a reason that is not UTF-8.
     """
-    data = payload if isinstance(payload, bytes) else memoryview(payload).tobytes()
+    data = as_bytes(payload)
     size = len(data)
     if size == 0:
         return None, ""

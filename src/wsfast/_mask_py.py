@@ -15,6 +15,8 @@ import sys
 from itertools import product
 from typing import TYPE_CHECKING, Any, List, SupportsIndex, Union
 
+from ._buffers import gather
+
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
@@ -51,7 +53,7 @@ def _read_mask(mask: object) -> bytes:
         with _view(mask, "mask") as view:
             size = view.nbytes
             if size == 4:
-                return view.tobytes()
+                return view.tobytes() if view.c_contiguous else gather(view)
     raise ValueError(f"mask must be exactly 4 bytes, got {size}")
 
 
@@ -176,7 +178,7 @@ def _masked_copy(data: object, key: bytes) -> bytes:
     if kind is bytes or kind is bytearray:
         return _xor_copy(data, len(data), key)  # type: ignore[arg-type]
     with _view(data, "data") as view:
-        return _xor_copy(view, view.nbytes, key)
+        return _xor_copy(view if view.c_contiguous else gather(view), view.nbytes, key)
 
 
 def _mask_inplace(buffer: object, key: bytes) -> int:
@@ -203,7 +205,7 @@ def _mask_inplace(buffer: object, key: bytes) -> int:
                 if flat is not view:
                     flat.release()
         else:
-            _scatter(view, _xor_copy(view, n, key))
+            _scatter(view, _xor_copy(gather(view), n, key))
     return n
 
 

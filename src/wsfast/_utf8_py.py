@@ -11,10 +11,9 @@ end of a chunk.  docs/utf8.md has the details.
 from __future__ import annotations
 
 import codecs
-import itertools
-import struct
-import sys
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Union
+
+from ._buffers import gather
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -104,43 +103,6 @@ def _feed(state: int, buf: _Buffer, n: int) -> tuple[int, int]:
     return err, state
 
 
-if sys.implementation.name == "pypy":
-    _BYTE_ORDERS = ("@", "=", "<", ">", "!")
-    _EXACT_CODES = "bBhHiIlLqQnNPc"
-
-    def _gather(view: memoryview) -> bytes:
-        """The bytes of a non-contiguous view in logical (C) order.
-
-        PyPy 7.3's tobytes() gets a non-contiguous view of more than one
-        dimension wrong: bytes repeated and missing, quadratic time, or an
-        interpreter abort for negative strides.  tolist() walks the strides
-        right, so the items are packed again from it: only for formats whose
-        items survive that exactly (integers and chars; not floats, whose NaN
-        payloads may change, nor bools, which collapse to 0/1).
-        """
-        if view.ndim <= 1:
-            return view.tobytes()
-        fmt = view.format
-        order, code = (fmt[0], fmt[1:]) if fmt[:1] in _BYTE_ORDERS else ("", fmt)
-        if len(code) != 1 or code not in _EXACT_CODES:
-            raise TypeError(
-                f"the pure-Python implementation cannot read a non-contiguous "
-                f"multi-dimensional buffer of format {fmt!r} on PyPy; pass a contiguous one"
-            )
-        items: list[Any] = view.tolist()  # nested lists, one level per dimension
-        for _ in range(view.ndim - 1):
-            items = list(itertools.chain.from_iterable(items))
-        if code == "B":
-            return bytes(items)
-        return struct.pack(f"{order}{len(items)}{code}", *items)
-
-else:
-
-    def _gather(view: memoryview) -> bytes:
-        """The bytes of a non-contiguous view in logical (C) order."""
-        return view.tobytes()
-
-
 def _feed_any(state: int, data: Buffer) -> tuple[int, int, int]:
     """(error index or -1, new state, byte length) for any buffer; TypeError otherwise."""
     if type(data) is bytes:
@@ -158,7 +120,7 @@ def _feed_any(state: int, data: Buffer) -> tuple[int, int, int]:
                 with flat:
                     return _feed(state, flat, flat.nbytes) + (flat.nbytes,)
         # Strided (non-contiguous): the bytes in logical order, as a copy.
-        raw = _gather(view)
+        raw = gather(view)
     err, state = _feed(state, raw, len(raw))
     return err, state, len(raw)
 
