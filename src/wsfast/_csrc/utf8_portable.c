@@ -1,6 +1,7 @@
-/* The scalar UTF-8 validator: the DFA every variant falls back on for chunk
- * edges and exact error positions, and the portable kernel (8 bytes at a time
- * over ASCII, the DFA elsewhere).  Compiled everywhere, with no ISA flags. */
+/* The portable UTF-8 kernel (8 bytes at a time over ASCII, the DFA
+ * elsewhere), which is also the scalar validator every other level falls back
+ * on for chunk edges and exact error positions; and the UTF-8 kernel of every
+ * level.  Compiled everywhere, with no ISA flags. */
 #include "utf8.h"
 
 #define F WSF_UTF8_FAILED
@@ -111,27 +112,26 @@ fail:
     return (ptrdiff_t)i;
 }
 
-ptrdiff_t wsf_utf8_feed_portable(uint32_t *state, const unsigned char *data, size_t n) {
+ptrdiff_t wsf_utf8_portable(uint32_t *state, const unsigned char *data, size_t n) {
     return wsf_utf8_scalar_from(state, data, 0, n);
 }
 
+#ifndef WSF_HAVE_utf8_portable
+#error "build through setup.py: it defines WSF_HAVE_utf8_<level> for every row of wsf_levels.h"
+#endif
+
+/* The kernels compiled into this module, by level; NULL where the unit has
+ * no file of its own for the level. */
+static const wsf_utf8_fn wsf_utf8_own[WSF_LEVEL_COUNT] = {
+#define WSF_LEVEL(name, arch, cc_flags, msvc_flags, features, borrows) \
+    WSF_PICK(WSF_HAVE_utf8_##name)(wsf_utf8_##name, NULL),
+#include "wsf_levels.h"
+};
+
 wsf_utf8_fn wsf_utf8_kernel(int level) {
-    switch (level) {
-    case WSF_PORTABLE:
-        return wsf_utf8_feed_portable;
-#if defined(WSF_X86) && !defined(WSF_NO_ISA_KERNELS)
-    case WSF_SSE2:
-        return wsf_utf8_feed_sse2;
-    case WSF_SSSE3:
-        return wsf_utf8_feed_ssse3;
-    case WSF_AVX2:
-        return wsf_utf8_feed_avx2;
-#endif
-#if defined(WSF_ARM64) && !defined(WSF_NO_ISA_KERNELS)
-    case WSF_NEON:
-        return wsf_utf8_feed_neon;
-#endif
-    default:
+    if (!wsf_level_supported(level))
         return NULL;
-    }
+    while (wsf_utf8_own[level] == NULL && wsf_level_borrows(level) != level)
+        level = wsf_level_borrows(level);
+    return wsf_utf8_own[level];
 }
