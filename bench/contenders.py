@@ -339,13 +339,12 @@ class PicowsReader:
 
 
 class _AiohttpProtocol:
-    _reading_paused = False
-
+    # The reader asks for flow control; a benchmark feeds it all at once.
     def pause_reading(self) -> None:
-        self._reading_paused = True
+        pass
 
     def resume_reading(self) -> None:
-        self._reading_paused = False
+        pass
 
 
 def decoder_contenders() -> Dict[str, Tuple[str, Factory]]:

@@ -53,7 +53,6 @@ cdef void _use_level(int level) noexcept:
 include "_simd_select.pxi"
 
 
-
 # ---------------------------------------------------------------- C level API
 
 cdef Py_ssize_t utf8_feed(uint32_t *state, const unsigned char *data, Py_ssize_t n) noexcept nogil:
