@@ -90,7 +90,8 @@ def read_levels(csrc: Path = CSRC) -> list[Level]:
     rows = _LEVEL_ROW.findall(text)
     if len(rows) != len(re.findall(r"^WSF_LEVEL\(", text, re.MULTILINE)):
         raise ValueError("wsf_levels.h: a row does not have the form its header comment describes")
-    levels = [Level(n, arch, cc.split(), msvc.split(), features, borrows) for n, arch, cc, msvc, features, borrows in rows]
+    levels = [Level(name, arch, cc.split(), msvc.split(), features, borrows)
+              for name, arch, cc, msvc, features, borrows in rows]
     names = [lv.name for lv in levels]
     if not levels or names[0] != "portable" or levels[0].arch != "ANY" or len(set(names)) != len(names):
         raise ValueError("wsf_levels.h: the first row must be portable (ANY), and names must be unique")
@@ -142,7 +143,7 @@ class KernelBuildExt(build_ext):
     def run(self) -> None:
         try:
             super().run()
-        except Exception as exc:  # noqa: BLE001 - any failure means "no extension"
+        except Exception as exc:
             if REQUIRE_EXTENSIONS:
                 raise
             traceback.print_exc()
@@ -229,7 +230,7 @@ def _cythonize(exts: list[Extension]) -> list[Extension]:
         directives["linetrace"] = True
     try:
         return cythonize(exts, compiler_directives=directives, include_path=[str(PKG)])
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if REQUIRE_EXTENSIONS:
             raise
         sys.stderr.write(BANNER.format(line="*" * 75, reason=f"Cython failed ({exc})"))

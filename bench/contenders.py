@@ -429,7 +429,7 @@ def is_frame(out: Any, payload: bytes, masked: bool) -> bool:
     return out[head:] == (xor_reference(payload, out[2:6]) if masked else payload)
 
 
-def _written_once(call: Call, sink: "_PicowsTransport", payload: bytes, masked: bool, what: str) -> Call:
+def _written_once(call: Call, sink: _PicowsTransport, payload: bytes, masked: bool, what: str) -> Call:
     """For writers that hand the frame to a transport instead of returning it."""
     fn, args, kwargs = call
     fn(*args, **kwargs)

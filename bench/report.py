@@ -14,7 +14,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 Key = Tuple[str, str, int]  # (operation, variant, size)
 OPS = ["mask_inplace", "apply_mask", "utf8", "decoder", "encode_frame"]
@@ -200,7 +200,9 @@ def evaluate(target: Target, table: Dict[Key, Dict[str, Result]]) -> List[Tuple[
         known = [r for r in rows if r[2] is not None]
         if not known:
             return [("all sizes", "/".join(target.against), None)]
-        worst: Callable[[Tuple[str, str, Optional[float]]], float] = lambda r: r[2] or 0.0
+        def worst(r: Tuple[str, str, Optional[float]]) -> float:
+            return r[2] or 0.0
+
         pick = min(known, key=worst) if target.measure == "speed" else max(known, key=worst)
         missing = len(rows) - len(known)
         return [(f"worst: {pick[0]}" + (f" ({missing} missing)" if missing else ""), pick[1], pick[2])]
@@ -229,9 +231,9 @@ def header(machine: dict, stat: str) -> List[str]:
     ws = machine.get("wsfast", {}) or {}
     peers = machine.get("peers", {}) or {}
     lines = [
-        f"Machine: {cpu.get('brand_raw') or machine.get('processor') or '?'}, "
-        f"{machine.get('python_implementation', '')} {machine.get('python_version', '')}; "
-        f"wsfast {ws.get('implementation', '?')}, SIMD {ws.get('simd', '?')}; statistic: {stat}.",
+        (f"Machine: {cpu.get('brand_raw') or machine.get('processor') or '?'}, "
+         f"{machine.get('python_implementation', '')} {machine.get('python_version', '')}; "
+         f"wsfast {ws.get('implementation', '?')}, SIMD {ws.get('simd', '?')}; statistic: {stat}."),
     ]
     if peers:
         lines.append("Peers: " + ", ".join(f"{k} {v}" for k, v in sorted(peers.items())) + ".")

@@ -187,9 +187,9 @@ def summarize(kind: str, text: str) -> str:
             if re.search(r"\d+ (passed|failed|error)", line):
                 return re.sub(r" in [\d.]+s.*$", "", line.strip("= "))
     if kind in ("unittest", "trial"):
-        ran = next((l for l in reversed(lines) if l.startswith("Ran ")), "")
+        ran = next((line for line in reversed(lines) if line.startswith("Ran ")), "")
         ran = re.sub(r" in [\d.]+s$", "", ran)
-        final = next((l for l in reversed(lines) if re.match(r"(OK|FAILED|PASSED)\b", l)), "")
+        final = next((line for line in reversed(lines) if re.match(r"(OK|FAILED|PASSED)\b", line)), "")
         return f"{ran}; {final}".strip("; ")
     return lines[-1] if lines else ""
 

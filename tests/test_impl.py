@@ -9,9 +9,8 @@ import sys
 import pytest
 
 import wsfast
-from wsfast import _impl
-
 from conftest import EXPECT, compiled_available
+from wsfast import _impl
 
 
 def test_expected_implementation_loaded() -> None:

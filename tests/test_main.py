@@ -13,9 +13,8 @@ from typing import Dict, List
 import pytest
 
 import wsfast
-from wsfast import _impl, _selfbench
-
 from conftest import EXPECT
+from wsfast import _impl, _selfbench
 
 SRC = str(Path(wsfast.__file__).resolve().parent.parent)
 VALUE = re.compile(r"\d[\d,]*(\.\d+)? (ns|ns/frame|GB/s)")

@@ -33,12 +33,12 @@ def reference(data: bytes, mask: bytes, offset: int = 0) -> bytes:
     return bytes(b ^ mask[(i + offset) % 4] for i, b in enumerate(data))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def sample(n: int, seed: int = 0) -> bytes:
     return random.Random(n * 7919 + seed).randbytes(n)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def masked_sample(n: int, offset: int) -> bytes:
     return reference(sample(n), MASK, offset)
 
@@ -96,7 +96,8 @@ def test_unaligned_slices(simd_impl: Any) -> None:
     # Views starting at every address modulo 32 (the AVX2 width), at lengths
     # around the vector and unrolled-loop boundaries and past the size from
     # which the AVX2 kernel aligns its stores.
-    lengths = [0, 1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 200, 511, 512, 600, 2047, 2048, 4101]
+    lengths = [0, 1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 200, 511, 512, 600, 2047, 2048,
+               4101]
     for start in range(33):
         for n in lengths:
             data = sample(n, seed=start)
