@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install the Autobahn|Testsuite (wstest) into compliance/.venv27 (DESIGN.md §5).
+# Install the Autobahn|Testsuite (wstest) into compliance/.venv27 (docs/compliance.md).
 #
 # Idempotent: a venv whose stamp matches requirements27.txt and whose wstest
 # runs is left alone.  Needs Python 2.7 (pyenv's 2.7.18, or WSFAST_PY27=/path)
