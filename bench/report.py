@@ -4,8 +4,9 @@
 
 Prints two tables: every operation and size with wsfast (compiled), its pure
 twin, the best peer and the reference (a plain copy for masking,
-bytes.decode for UTF-8); then DESIGN.md §4's targets, each as the ratio the
-design names, and whether it is met.  Standard library only.
+bytes.decode for UTF-8); then the project's performance targets (TARGETS
+below; docs/benchmarks.md lists them), each as a ratio, and whether it is
+met.  Standard library only.
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def results_table(table: Dict[Key, Dict[str, Result]]) -> List[str]:
 
 @dataclass
 class Target:
-    """One DESIGN.md §4 row: wsfast's ``who`` against ``against``."""
+    """One performance target: wsfast's ``who`` against ``against``."""
 
     label: str
     op: str
@@ -211,7 +212,7 @@ def evaluate(target: Target, table: Dict[Key, Dict[str, Result]]) -> List[Tuple[
 
 def targets_table(table: Dict[Key, Dict[str, Result]]) -> List[str]:
     lines = [
-        "| DESIGN.md §4 row | case | against | measured | target | met |",
+        "| target | case | against | measured | goal | met |",
         "|---|---|---|---|---|---|",
     ]
     for target in TARGETS:
@@ -257,7 +258,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if len(args.json) > 1:
         out[0] += f" Best of {len(args.json)} runs per row."
     out += ["", "### Results", ""] + results_table(table)
-    out += ["", "### DESIGN.md §4 targets", ""] + targets_table(table)
+    out += ["", "### Performance targets", ""] + targets_table(table)
     print("\n".join(out))
     return 0
 
