@@ -33,19 +33,5 @@ void wsf_mask_portable(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key)
 #ifndef WSF_HAVE_mask_portable
 #error "build through setup.py: it defines WSF_HAVE_mask_<level> for every row of wsf_levels.h"
 #endif
-
-/* The kernels compiled into this module, by level; NULL where the unit has
- * no file of its own for the level. */
-static const wsf_mask_fn wsf_mask_own[WSF_LEVEL_COUNT] = {
-#define WSF_LEVEL(name, arch, cc_flags, msvc_flags, features, borrows) \
-    WSF_PICK(WSF_HAVE_mask_##name)(wsf_mask_##name, NULL),
-#include "wsf_levels.h"
-};
-
-wsf_mask_fn wsf_mask_kernel(int level) {
-    if (!wsf_level_supported(level))
-        return NULL;
-    while (wsf_mask_own[level] == NULL && wsf_level_borrows(level) != level)
-        level = wsf_level_borrows(level);
-    return wsf_mask_own[level];
-}
+#define WSF_UNIT mask
+#include "wsf_dispatch.h"

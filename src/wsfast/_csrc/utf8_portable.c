@@ -119,19 +119,5 @@ ptrdiff_t wsf_utf8_portable(uint32_t *state, const unsigned char *data, size_t n
 #ifndef WSF_HAVE_utf8_portable
 #error "build through setup.py: it defines WSF_HAVE_utf8_<level> for every row of wsf_levels.h"
 #endif
-
-/* The kernels compiled into this module, by level; NULL where the unit has
- * no file of its own for the level. */
-static const wsf_utf8_fn wsf_utf8_own[WSF_LEVEL_COUNT] = {
-#define WSF_LEVEL(name, arch, cc_flags, msvc_flags, features, borrows) \
-    WSF_PICK(WSF_HAVE_utf8_##name)(wsf_utf8_##name, NULL),
-#include "wsf_levels.h"
-};
-
-wsf_utf8_fn wsf_utf8_kernel(int level) {
-    if (!wsf_level_supported(level))
-        return NULL;
-    while (wsf_utf8_own[level] == NULL && wsf_level_borrows(level) != level)
-        level = wsf_level_borrows(level);
-    return wsf_utf8_own[level];
-}
+#define WSF_UNIT utf8
+#include "wsf_dispatch.h"

@@ -63,14 +63,4 @@ const char *wsf_level_name(int level);
 /* The level for a name, or -1. */
 int wsf_level_from_name(const char *name);
 
-/* For the unit dispatch tables: WSF_PICK(bit)(yes, no) is `yes` when bit
- * expands to 1 and `no` when it expands to 0.  setup.py defines
- * WSF_HAVE_<unit>_<level> to 1 for every kernel file it compiles into a
- * module and to 0 for every other row, so a table never names a kernel that
- * was not compiled. */
-#define WSF_PICK(bit) WSF_PICK_(bit)
-#define WSF_PICK_(bit) WSF_PICK_##bit
-#define WSF_PICK_0(yes, no) no
-#define WSF_PICK_1(yes, no) yes
-
 #endif
