@@ -136,6 +136,23 @@ def test_simd_option_selects_each_variant(c_impl: _impl.Implementation) -> None:
         assert "(--simd)" in proc.stdout
 
 
+def test_simd_option_is_what_wsfast_simd_says(c_impl: _impl.Implementation, capsys: pytest.CaptureFixture[str]) -> None:
+    # In the process that runs `python -m wsfast --simd X`, wsfast.SIMD names
+    # the level whose kernels run, not the one chosen at import.
+    if wsfast.IMPLEMENTATION != "cython":
+        pytest.skip("WSFAST_NO_EXTENSIONS: --simd needs the compiled implementation")
+    from wsfast import __main__, _simd
+
+    before = _simd.current()
+    try:
+        for variant in _simd.available():
+            assert __main__.main(["--simd", variant, "--info"]) == 0
+            assert wsfast.SIMD == _simd.current() == variant
+            assert f"SIMD {variant}" in capsys.readouterr().out
+    finally:
+        _simd.force(before)
+
+
 def test_figures_are_shown_per_unit() -> None:
     big = _selfbench.Item("apply_mask 1 MiB", 1 << 20, lambda impl: (len, (b"",), {}))
     small = _selfbench.Item("apply_mask 125 B", 125, lambda impl: (len, (b"",), {}))
