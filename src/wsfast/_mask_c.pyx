@@ -42,7 +42,7 @@ cdef wsf_mask_fn _kernel
 
 
 cdef bint _has_kernel(int level) noexcept:
-    # NULL unless this build and this CPU can run the level.
+    # The kernel is NULL unless this build and this CPU can run the level.
     return wsf_mask_kernel(level) != NULL
 
 

@@ -41,7 +41,7 @@ cdef wsf_utf8_fn _kernel
 
 
 cdef bint _has_kernel(int level) noexcept:
-    # NULL unless this build and this CPU can run the level.
+    # The kernel is NULL unless this build and this CPU can run the level.
     return wsf_utf8_kernel(level) != NULL
 
 
