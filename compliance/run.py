@@ -208,7 +208,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
                         help="comma-separated case patterns (default: 1.* to 10.*)")
     parser.add_argument("--expect", type=int, default=None,
-                        help=f"number of cases each report must hold (default: {DEFAULT_EXPECTED} for the default cases)")
+                        help=f"number of cases each report must hold"
+                             f" (default: {DEFAULT_EXPECTED} for the default cases)")
     parser.add_argument("--reports", type=Path, default=HERE / "reports")
     parser.add_argument("--installed", action="store_true",
                         help="use the installed wsfast instead of the in-place build under src/")

@@ -32,9 +32,9 @@ from urllib.parse import quote
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import wsfast  # noqa: E402
-from wsfast import handshake  # noqa: E402
-from wsconn import Connection, Event, connect, run_echo  # noqa: E402
+import wsfast
+from wsconn import Connection, Event, connect, run_echo
+from wsfast import handshake
 
 Opcode = wsfast.Opcode
 

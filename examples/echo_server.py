@@ -21,9 +21,9 @@ from typing import Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import wsfast  # noqa: E402
-from wsfast import handshake  # noqa: E402
-from wsconn import MAX_MESSAGE_SIZE, Connection, read_head, run_echo  # noqa: E402
+import wsfast
+from wsconn import MAX_MESSAGE_SIZE, Connection, read_head, run_echo
+from wsfast import handshake
 
 # A client that never finishes its handshake is dropped after this long.
 HANDSHAKE_TIMEOUT = 10.0
@@ -68,7 +68,8 @@ async def serve(host: str, port: int, subprotocols: Sequence[str], max_message_s
     echo = EchoServer(subprotocols=subprotocols, max_message_size=max_message_size)
     server = await asyncio.start_server(echo.handle, host, port)
     bound = server.sockets[0].getsockname()
-    print(f"listening on {bound[0]}:{bound[1]} (implementation {wsfast.IMPLEMENTATION}, simd {wsfast.SIMD})", flush=True)
+    print(f"listening on {bound[0]}:{bound[1]} (implementation {wsfast.IMPLEMENTATION}, simd {wsfast.SIMD})",
+          flush=True)
     stop = asyncio.get_running_loop().create_future()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set_result, None)
@@ -80,7 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9001, help="0 picks a free port")
-    parser.add_argument("--subprotocol", action="append", default=[], help="one the server speaks (repeatable, preferred first)")
+    parser.add_argument("--subprotocol", action="append", default=[],
+                        help="one the server speaks (repeatable, preferred first)")
     parser.add_argument("--max-message-size", type=int, default=MAX_MESSAGE_SIZE)
     args = parser.parse_args(argv)
     asyncio.run(serve(args.host, args.port, args.subprotocol, args.max_message_size))
