@@ -184,7 +184,7 @@ class Decoder:
             self._pending = b""
         pos = 0
         end = len(buf)
-        while pos < end and not self._closed:
+        while pos < end:
             if self._left:
                 pos = self._payload_piece(buf, pos, end, events)
                 continue
@@ -195,7 +195,9 @@ class Decoder:
             if end - start >= self._left:
                 pos = self._whole_frame(buf, start, events)
             else:
+                self._phase = 0
                 pos = start
+        # A Close frame ends the loop by returning the end of buf.
 
     # ------------------------------------------------------------- headers
 
@@ -239,8 +241,7 @@ class Decoder:
         elif self._max_frame is not None and length > self._max_frame:
             raise _protocol.control_frame_too_big(length, self._max_frame)
         self._opcode = opcode
-        self._fin = bool(b0 & 0x80)
-        self._phase = 0
+        self._fin = b0 >= 0x80
         self._left = length
         return start
 
@@ -267,8 +268,6 @@ class Decoder:
                 raise _protocol.unfinished_message()
             self._msg_opcode = opcode
             self._msg_size = 0
-            if opcode == 1:
-                self._utf8.reset()
         elif not self._msg_opcode:
             raise _protocol.unexpected_continuation()
         size = self._msg_size + length
@@ -289,14 +288,18 @@ class Decoder:
 
     def _whole_frame(self, buf: bytes, start: int, events: List[Event]) -> int:
         """The current frame's payload is all in ``buf[start:]``: take it and
-        finish the frame; where the next frame starts."""
+        finish the frame; where the next frame starts (the end of ``buf``
+        after a Close)."""
         end = start + self._left
         self._left = 0
-        payload = self._unmask(buf[start:end])
+        payload = buf[start:end]
+        if self._key is not None and payload:
+            payload = xor_bytes(payload, end - start, self._key)
         if self._opcode >= 8:
-            self._control_frame(payload, events)
-        elif self._fin and self._msg_size == len(payload):
-            self._message_in_one(payload, events)
+            return len(buf) if self._control_frame(payload, events) else end
+        if self._fin and self._opcode:
+            # A whole message in one frame: no message buffer.
+            self._emit(payload, False, events)
         else:
             self._append(payload)
             if self._fin:
@@ -305,7 +308,8 @@ class Decoder:
 
     def _payload_piece(self, buf: bytes, pos: int, end: int, events: List[Event]) -> int:
         """Take what ``buf[pos:end]`` holds of the current frame's payload;
-        finish the frame if that was the last of it.  Where it stopped."""
+        finish the frame if that was the last of it.  Where it stopped (the
+        end of ``buf`` after a Close)."""
         take = min(self._left, end - pos)
         piece = self._unmask(buf[pos : pos + take])
         self._left -= take
@@ -314,7 +318,8 @@ class Decoder:
             if not self._left:
                 payload = bytes(self._control)
                 self._control = bytearray()
-                self._control_frame(payload, events)
+                if self._control_frame(payload, events):
+                    return end
         else:
             self._append(piece)
             if not self._left and self._fin:
@@ -322,6 +327,8 @@ class Decoder:
         return pos + take
 
     # ------------------------------------------------------------- messages
+    # The UTF-8 validator is fresh whenever no message is in progress: only a
+    # message in several pieces uses it, and _message_done resets it.
 
     def _append(self, piece: bytes) -> None:
         """An unmasked piece of the message's payload: validated at once if
@@ -334,35 +341,37 @@ class Decoder:
 
     def _message_done(self, events: List[Event]) -> None:
         """The message's last frame is complete: hand the message over."""
-        if self._msg_opcode == 1 and not self._utf8.finish():
-            raise _protocol.text_truncated()
+        if self._msg_opcode == 1:
+            if not self._utf8.finish():
+                raise _protocol.text_truncated()
+            self._utf8.reset()
         data = bytes(self._msg_parts)
         self._msg_parts = bytearray()
-        self._finish_message(data, events)
+        self._emit(data, True, events)
 
-    def _message_in_one(self, payload: bytes, events: List[Event]) -> None:
-        """A message whose only frame is here whole: no message buffer."""
-        if self._msg_opcode == 1:
-            try:
-                payload.decode("utf-8")
-            except UnicodeDecodeError:
-                raise _text_error(payload, 0) from None
-        self._finish_message(payload, events)
-
-    def _finish_message(self, data: bytes, events: List[Event]) -> None:
+    def _emit(self, data: bytes, checked: bool, events: List[Event]) -> None:
+        """Hand the message over; a text not ``checked`` piece by piece (a
+        message in one frame) is validated whole here.  None is in progress
+        after it."""
         opcode = self._msg_opcode
         self._msg_opcode = 0
         self._msg_size = 0
         if opcode == 2:
             events.append(_new_tuple(Message, (_BINARY, data)))
-        elif self._decode_text:
-            events.append(_new_tuple(Message, (_TEXT, data.decode("utf-8"))))
-        else:
+            return
+        if checked and not self._decode_text:
             events.append(_new_tuple(Message, (_TEXT, data)))
+            return
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _text_error(data, 0) from None
+        events.append(_new_tuple(Message, (_TEXT, text if self._decode_text else data)))
 
     # ------------------------------------------------------- control frames
 
-    def _control_frame(self, payload: bytes, events: List[Event]) -> None:
+    def _control_frame(self, payload: bytes, events: List[Event]) -> bool:
+        """Hand over a Ping, a Pong or a Close; True after a Close."""
         opcode = self._opcode
         if opcode == 9:
             events.append(_new_tuple(Ping, (payload,)))
@@ -376,3 +385,5 @@ class Decoder:
             self._closed = True
             self._pending = b""
             self._msg_parts = bytearray()
+            return True
+        return False
