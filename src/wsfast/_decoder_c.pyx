@@ -340,7 +340,7 @@ cdef class Decoder:
             raise error
         return 0
 
-    cdef int _data_header(self, int opcode, int b0, uint64_t length) except -1:
+    cdef inline int _data_header(self, int opcode, int b0, uint64_t length) except -1:
         """Accept a data frame's header (the extension seam: an extension
         reads its RSV bits from b0 here): the frame limit, the order of
         fragments (§5.4), then the message limit, before any payload."""
