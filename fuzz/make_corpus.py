@@ -139,7 +139,20 @@ def decoder_seeds(lits: Iterable[bytes]) -> Iterable[bytes]:
         yield bytes([1, 0, 0]) + lit
 
 
+def api_seeds(lits: Iterable[bytes]) -> Iterable[bytes]:
+    # The first byte picks the entry point (fuzz/_oddargs.py); what follows
+    # are choices, so any bytes make a case: the literals and a ramp.
+    import _oddargs
+
+    lits = list(lits)
+    for i in range(len(_oddargs.ENTRIES)):
+        yield bytes([i]) + bytes(range(256))
+        for j, lit in enumerate(lits[i::len(_oddargs.ENTRIES)][:40]):
+            yield bytes([i, j]) + lit
+
+
 TARGETS = {
+    "fuzz_api": api_seeds,
     "fuzz_mask": mask_seeds,
     "fuzz_utf8": utf8_seeds,
     "fuzz_parse_header": header_seeds,

@@ -297,7 +297,10 @@ def test_default_limits_are_finite(impl) -> None:
 
 def test_huge_length_costs_nothing(impl) -> None:
     # Only the 10-byte header is fed: the error comes before any allocation.
-    expect_error(impl, raw(0x82, length=2**63 - 1, ext="64", masked=True), MessageTooBig, 1009, "max_frame_size")
+    # By default frames have no limit of their own: the message limit says no.
+    header = raw(0x82, length=2**63 - 1, ext="64", masked=True)
+    expect_error(impl, header, MessageTooBig, 1009, "max_message_size")
+    expect_error(impl, header, MessageTooBig, 1009, "max_frame_size", max_frame_size=1 << 20)
 
 
 def test_frame_limit_exact(impl) -> None:

@@ -37,10 +37,21 @@ try:
 except ImportError:  # PyPy has no _tracemalloc: see gc_held() instead
     tracemalloc = None  # type: ignore[assignment]
 
-LIMIT = 100_000  # max_message_size and max_frame_size here; not a power of two, on purpose
+# max_message_size here; not a power of two, on purpose.  max_frame_size is
+# left at its default (None), so frames are bounded by the message limit.
+LIMIT = 100_000
 CHUNK = 16 << 10  # the size of one read from the socket
 HELD_BOUND = LIMIT + (16 << 10)
 PEAK_BOUND = 3 * LIMIT + 16 * CHUNK + (64 << 10)
+
+
+def masked_header(opcode: int, length: int, fin: bool = True) -> bytes:
+    b0 = (0x80 if fin else 0) | opcode
+    if length < 126:
+        return bytes([b0, 0x80 | length]) + KEY
+    if length < 65536:
+        return bytes([b0, 0x80 | 126]) + struct.pack("!H", length) + KEY
+    return bytes([b0, 0x80 | 127]) + struct.pack("!Q", length) + KEY
 
 
 def in_chunks(data: bytes, size: int = CHUNK) -> Iterator[bytes]:
@@ -128,7 +139,7 @@ def run_scenario(impl: Any, name: str) -> tuple[int, int, Optional[str]]:
 
     stream, _ = SCENARIOS[name]
     chunks = list(stream())  # built before measuring
-    decoder = impl.Decoder(max_message_size=LIMIT, max_frame_size=LIMIT)
+    decoder = impl.Decoder(max_message_size=LIMIT)
     error: Optional[str] = None
     tracemalloc.start()
     try:
@@ -166,7 +177,7 @@ def gc_held(impl: Any, name: str) -> tuple[int, Optional[str]]:
     chunks = list(SCENARIOS[name][0]())
     step = max(1, len(chunks) // 16)
     for _ in range(2):
-        decoder = impl.Decoder(max_message_size=LIMIT, max_frame_size=LIMIT)
+        decoder = impl.Decoder(max_message_size=LIMIT)
         error: Optional[str] = None
         base = gc_live_bytes()
         held = 0
@@ -179,6 +190,31 @@ def gc_held(impl: Any, name: str) -> tuple[int, Optional[str]]:
             if i % step == 0 or i == len(chunks) - 1:
                 held = max(held, gc_live_bytes() - base)
     return held, error
+
+
+def test_the_message_limit_alone_lets_a_message_of_that_size_through_in_one_frame(impl: Any) -> None:
+    """Raising max_message_size is enough: frames have no limit of their own
+    unless max_frame_size is given, which then bounds each frame."""
+    from wsfast import Message, MessageTooBig, Opcode
+
+    size = 4 << 20
+    # Zeros masked with KEY are KEY repeated: the wire without a Python loop.
+    wire = masked_header(2, size) + KEY * (size // 4)
+    assert impl.Decoder(max_message_size=size).feed(wire) == [Message(Opcode.BINARY, bytes(size))]
+    # One byte more: the header alone is refused, before any allocation.
+    with pytest.raises(MessageTooBig, match="max_message_size"):
+        impl.Decoder(max_message_size=size).feed(masked_header(2, size + 1))
+    # An explicit max_frame_size bounds each frame as it is on the wire...
+    with pytest.raises(MessageTooBig, match="max_frame_size"):
+        impl.Decoder(max_message_size=size, max_frame_size=1 << 20).feed(masked_header(2, (1 << 20) + 1))
+    # ...and fragments within it still make up a larger message.
+    fragments = frame(2, b"a" * 3, fin=False, key=KEY) + frame(0, b"b" * 3, key=KEY)
+    assert impl.Decoder(max_message_size=6, max_frame_size=3).feed(fragments) == [Message(Opcode.BINARY, b"aaabbb")]
+    # Control frames are bounded by the protocol's 125 bytes, or by an explicit max_frame_size.
+    ping = frame(9, b"p" * 100, key=KEY)
+    assert len(impl.Decoder(max_message_size=4).feed(ping)) == 1
+    with pytest.raises(MessageTooBig, match="control frame"):
+        impl.Decoder(max_frame_size=99).feed(ping)
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
@@ -216,7 +252,7 @@ RSS_SCRIPT = textwrap.dedent(
     impl.Decoder().feed(test_limits.frame(2, b"x" * 1000, key=test_limits.KEY))
     before = rss()
     held = 0
-    decoder = impl.Decoder(max_message_size=test_limits.LIMIT, max_frame_size=test_limits.LIMIT)
+    decoder = impl.Decoder(max_message_size=test_limits.LIMIT)
     for i, chunk in enumerate(chunks):
         try:
             decoder.feed(chunk)

@@ -16,12 +16,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
-__all__ = ["gather", "as_bytes"]
+__all__ = ["gather", "as_bytes", "EXACT_CODES"]
+
+# The struct codes whose items survive unpacking and packing again exactly:
+# integers and chars; not floats, whose NaN payloads may change, nor bools,
+# which collapse to 0/1.
+EXACT_CODES = "bBhHiIlLqQnNPc"
 
 
 if sys.implementation.name == "pypy":
     _BYTE_ORDERS = ("@", "=", "<", ">", "!")
-    _EXACT_CODES = "bBhHiIlLqQnNPc"
 
     def gather(view: memoryview) -> bytes:
         """The bytes of a non-contiguous view in logical (C) order.
@@ -30,14 +34,13 @@ if sys.implementation.name == "pypy":
         dimension wrong: bytes repeated and missing, quadratic time, or an
         interpreter abort for negative strides.  tolist() walks the strides
         right, so the items are packed again from it: only for formats whose
-        items survive that exactly (integers and chars; not floats, whose NaN
-        payloads may change, nor bools, which collapse to 0/1).
+        items survive that exactly (EXACT_CODES).
         """
         if view.ndim <= 1:
             return view.tobytes()
         fmt = view.format
         order, code = (fmt[0], fmt[1:]) if fmt[:1] in _BYTE_ORDERS else ("", fmt)
-        if len(code) != 1 or code not in _EXACT_CODES:
+        if len(code) != 1 or code not in EXACT_CODES:
             raise TypeError(
                 f"the pure-Python implementation cannot read a non-contiguous "
                 f"multi-dimensional buffer of format {fmt!r} on PyPy; pass a contiguous one"

@@ -1,7 +1,10 @@
 # The compiled Decoder's class, so that Cython code can hold one as a typed
 # object.  Its fields are private: use feed() and closed.
+cimport cython
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
+
+@cython.final
 cdef class Decoder:
     cdef bint _expect_mask
     cdef bint _decode_text
@@ -28,16 +31,23 @@ cdef class Decoder:
     cdef Py_ssize_t _buf_cap
     cdef uint32_t _utf8_state
 
+    cdef int _configure(self, bint expect_mask, object max_message, object max_frame,
+                        bint decode_text) except -1
     cdef list _run(self, const uint8_t *p, Py_ssize_t n)
     cdef list _run_locked(self, const uint8_t *p, Py_ssize_t n)
     cdef void _release_message(self) noexcept
     cdef list _feed(self, const uint8_t *p, Py_ssize_t n, list events)
     cdef Py_ssize_t _header(self, const uint8_t *p, Py_ssize_t avail) except -1
+    cdef int _first_bytes_rule(self, int b0, int b1) except -1
+    cdef int _data_header(self, int opcode, int b0, uint64_t length) except -1
     cdef bint _begin_payload(self, list events) except -1
     cdef bint _whole(self, const uint8_t *src, Py_ssize_t n, list events) except -1
     cdef bytes _copy(self, const uint8_t *src, Py_ssize_t n)
     cdef object _text_frame(self, const uint8_t *src, Py_ssize_t n)
+    cdef void _unmask_into(self, uint8_t *dst, const uint8_t *src, Py_ssize_t n) noexcept
     cdef int _payload(self, const uint8_t *src, Py_ssize_t take) except -1
+    cdef int _append(self, const uint8_t *src, Py_ssize_t take) except -1
+    cdef int _check_text(self, const uint8_t *data, Py_ssize_t n) except -1
     cdef int _grow(self, Py_ssize_t need) except -1
     cdef bint _frame_done(self, list events) except -1
     cdef bint _control_event(self, int opcode, bytes payload, list events) except -1

@@ -5,11 +5,14 @@ Hand-written rather than _decoder_py compiled a second time: the hot loop
 works on raw pointers, unmasks straight into the result object, validates
 text with the C UTF-8 kernel as each piece lands, and builds events without
 calling their Python constructors.  docs/decoder.md gives the reasons and
-the rules; the behaviour is that of _decoder_py, error for error.
+the rules; the behaviour is that of _decoder_py, error for error, and its
+steps are the same cdef methods (so an extension plugs in at the same two
+places).  The rules and their errors come from wsfast._protocol, the option
+rules from wsfast._args.
 """
 
 cimport cython
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_Append
 from cpython.mem cimport PyMem_Free, PyMem_Realloc
@@ -21,8 +24,8 @@ from wsfast._frames_c cimport close_fields
 from wsfast._mask_c cimport mask_bytes
 from wsfast._utf8_c cimport utf8_feed, utf8_validate
 
-from ._decoder_py import DEFAULT_MAX_FRAME_SIZE, DEFAULT_MAX_MESSAGE_SIZE, again, check_limit, header_error
-from ._errors import InvalidUTF8, MessageTooBig, ProtocolError
+from . import _args, _protocol
+from ._errors import ProtocolError
 from ._types import Close, Message, Opcode, Ping, Pong
 
 __all__ = ["Decoder"]
@@ -73,13 +76,18 @@ cdef extern from *:
 
 
 cdef enum:
-    MAX_CONTROL = 125
     MAX_HEADER = 14
     # A message buffer larger than this is freed after its message instead
     # of being kept for the next one.
     KEEP_BUFFER = 65536
 
 cdef uint64_t NO_LIMIT = <uint64_t>-1
+
+# The protocol's constants, read once from wsfast._protocol.
+cdef uint64_t MAX_CONTROL = _protocol.MAX_CONTROL_PAYLOAD
+cdef unsigned int VALID_OPCODES = _protocol.VALID_OPCODE_BITS
+cdef int RSV_BITS = _protocol.RSV_BITS
+DEFAULT_MAX_MESSAGE_SIZE = _args.DEFAULT_MAX_MESSAGE_SIZE
 
 cdef object _TEXT = Opcode.TEXT
 cdef object _BINARY = Opcode.BINARY
@@ -89,35 +97,74 @@ cdef object _Pong = Pong
 cdef object _Close = Close
 
 
-cdef uint64_t _limit(str name, object value) except? 0:
-    value = check_limit(name, value)
+cdef inline uint64_t _limit(object value) noexcept:
+    """A limit read by wsfast._args.limit: None is no limit."""
     return NO_LIMIT if value is None else min(value, NO_LIMIT - 1)
 
 
-# Opcodes 0, 1, 2, 8, 9, 10 as a bit set.
-cdef enum:
-    VALID_OPCODES = (1 << 0) | (1 << 1) | (1 << 2) | (1 << 8) | (1 << 9) | (1 << 10)
-
-
+@cython.final
+@cython.auto_pickle(False)
 cdef class Decoder:
     """Decode a stream of frames into events: Message, Ping, Pong and Close.
 
-    Decoder(*, client=False, max_message_size=1 MiB, max_frame_size=1 MiB,
+    Decoder(*, client=False, max_message_size=1 MiB, max_frame_size=None,
     decode_text=True); the options are those of the pure twin
     (wsfast._decoder_py.Decoder) and docs/decoder.md describes them.
+
+    Final (no subclasses); a Decoder cannot be copied or pickled (TypeError):
+    it holds a stream's half-received state.  ``__init__`` called again
+    starts afresh with the new options.
     """
 
     # The fields are declared in _decoder_c.pxd.
 
+    def __cinit__(self, *args, **kwargs):
+        # An object made by __new__ alone is a Decoder with the default options.
+        self._configure(True, DEFAULT_MAX_MESSAGE_SIZE, None, True)
+
     def __init__(self, *, client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
-                 max_frame_size=DEFAULT_MAX_FRAME_SIZE, decode_text=True):
-        self._expect_mask = not client
-        self._max_message = _limit("max_message_size", max_message_size)
-        self._max_frame = _limit("max_frame_size", max_frame_size)
-        self._decode_text = bool(decode_text)
+                 max_frame_size=None, decode_text=True):
+        # Every option is read before anything changes: an invalid one leaves
+        # a re-initialised Decoder as it was.
+        cdef bint expect_mask = not client
+        max_message = _args.limit("max_message_size", max_message_size)
+        max_frame = _args.limit("max_frame_size", max_frame_size)
+        cdef bint text = decode_text
+        with cython.critical_section(self):
+            if self._busy:
+                raise RuntimeError("Decoder.__init__() called during feed()")
+            self._configure(expect_mask, max_message, max_frame, text)
+
+    cdef int _configure(self, bint expect_mask, object max_message, object max_frame,
+                        bint decode_text) except -1:
+        self._expect_mask = expect_mask
+        self._max_message = _limit(max_message)
+        self._max_frame = _limit(max_frame)
+        self._decode_text = decode_text
+        self._closed = False
+        self._error = None
+        self._hdr_len = 0
+        self._left = 0
+        self._opcode = 0
+        self._fin = True
+        self._release_message()
+        if self._buf_cap:
+            PyMem_Free(self._buf)
+            self._buf = NULL
+            self._buf_cap = 0
+        return 0
 
     def __dealloc__(self):
         PyMem_Free(self._buf)
+
+    def __reduce_ex__(self, protocol):
+        raise _args.not_copyable(self)
+
+    def __copy__(self):
+        raise _args.not_copyable(self)
+
+    def __deepcopy__(self, memo):
+        raise _args.not_copyable(self)
 
     @property
     def closed(self):
@@ -127,17 +174,22 @@ cdef class Decoder:
     def feed(self, data):
         """The events completed by ``data`` (any buffer), in order."""
         cdef Py_buffer view
-        if self._error is not None:
-            raise again(self._error)
         if PyBytes_CheckExact(data):
+            if self._error is not None:
+                raise _protocol.again(self._error)
             if self._closed:
                 return []
             return self._run(<const uint8_t *>PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+        # The argument is checked first, even after an error.
+        if not PyObject_CheckBuffer(data):
+            raise _args.not_buffer(data, "data")
         try:
             PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
         except BufferError:
             return self.feed(memoryview(data).tobytes())  # a non-contiguous view
         try:
+            if self._error is not None:
+                raise _protocol.again(self._error)
             if self._closed:
                 return []
             return self._run(<const uint8_t *>view.buf, view.len)
@@ -228,8 +280,11 @@ cdef class Decoder:
                 return events
         return events
 
+    # ------------------------------------------------------------- headers
+
     cdef Py_ssize_t _header(self, const uint8_t *p, Py_ssize_t avail) except -1:
-        """Parse and check the header at p; its length, or 0 while incomplete."""
+        """Read and check the header at p: its length, or 0 while incomplete.
+        The frame becomes current."""
         cdef int b0, b1, opcode, i
         cdef Py_ssize_t hl = 2
         cdef uint64_t length
@@ -239,17 +294,16 @@ cdef class Decoder:
         b1 = p[1]
         opcode = b0 & 0x0F
         length = b1 & 0x7F
-        if (b0 & 0x70) or ((b1 & 0x80) != 0) != self._expect_mask or not (VALID_OPCODES >> opcode) & 1 or (
+        if (b0 & RSV_BITS) or ((b1 & 0x80) != 0) != self._expect_mask or not (VALID_OPCODES >> opcode) & 1 or (
                 opcode >= 8 and (not (b0 & 0x80) or length > MAX_CONTROL)):
-            raise header_error(b0, b1, self._expect_mask)
+            self._first_bytes_rule(b0, b1)
         if length == 126:
             if avail < 4:
                 return 0
             length = (<uint64_t>p[2] << 8) | p[3]
             hl = 4
             if length < 126:
-                raise ProtocolError(
-                    f"RFC 6455 §5.2: payload length {length} sent in 16 bits; the minimal encoding is required")
+                raise _protocol.non_minimal_length(length, 16)
         elif length == 127:
             if avail < 10:
                 return 0
@@ -258,38 +312,54 @@ cdef class Decoder:
                 length = (length << 8) | p[i]
             hl = 10
             if length >> 63:
-                raise ProtocolError("RFC 6455 §5.2: the most significant bit of a 64-bit payload length must be 0")
+                raise _protocol.length_top_bit()
             if length < 0x10000:
-                raise ProtocolError(
-                    f"RFC 6455 §5.2: payload length {length} sent in 64 bits; the minimal encoding is required")
+                raise _protocol.non_minimal_length(length, 64)
         if self._expect_mask:
             if avail < hl + 4:
                 return 0
             memcpy(self._key, p + hl, 4)
             hl += 4
         self._masked = self._expect_mask
-        if length > self._max_frame:
-            if opcode >= 8:
-                raise MessageTooBig(f"a {length}-byte control frame exceeds max_frame_size ({self._max_frame})")
-            raise MessageTooBig(f"a {length}-byte frame exceeds max_frame_size ({self._max_frame})")
         if opcode < 8:
-            if opcode:
-                if self._msg_opcode:
-                    raise ProtocolError("RFC 6455 §5.4: a new data frame arrived before the fragmented message ended")
-                self._msg_opcode = opcode
-                self._msg_size = 0
-                self._utf8_state = 0
-            elif not self._msg_opcode:
-                raise ProtocolError("RFC 6455 §5.4: a continuation frame arrived with no message to continue")
-            if length > self._max_message - self._msg_size:
-                raise MessageTooBig(
-                    f"a message of at least {self._msg_size + length} bytes exceeds"
-                    f" max_message_size ({self._max_message})")
-            self._msg_size += length
+            self._data_header(opcode, b0, length)
+        elif length > self._max_frame:
+            raise _protocol.control_frame_too_big(length, self._max_frame)
         self._opcode = opcode
         self._fin = (b0 & 0x80) != 0
         self._length = length
         return hl
+
+    cdef int _first_bytes_rule(self, int b0, int b1) except -1:
+        """Raise the rule the first two header bytes break.  The extension
+        seam for reserved bits: an extension that owns one passes it to
+        header_error as rsv_allowed, and this returns when nothing else is
+        broken."""
+        error = _protocol.header_error(b0, b1, self._expect_mask)
+        if error is not None:
+            raise error
+        return 0
+
+    cdef inline int _data_header(self, int opcode, int b0, uint64_t length) except -1:
+        """Accept a data frame's header (the extension seam: an extension
+        reads its RSV bits from b0 here): the frame limit, the order of
+        fragments (§5.4), then the message limit, before any payload."""
+        if length > self._max_frame:
+            raise _protocol.frame_too_big(length, self._max_frame)
+        if opcode:
+            if self._msg_opcode:
+                raise _protocol.unfinished_message()
+            self._msg_opcode = opcode
+            self._msg_size = 0
+            self._utf8_state = 0
+        elif not self._msg_opcode:
+            raise _protocol.unexpected_continuation()
+        if length > self._max_message - self._msg_size:
+            raise _protocol.message_too_big(<object>self._msg_size + <object>length, self._max_message)
+        self._msg_size += length
+        return 0
+
+    # ------------------------------------------------------------ payloads
 
     cdef bint _begin_payload(self, list events) except -1:
         """Start receiving the parsed frame's payload piece by piece.  True after a Close."""
@@ -300,7 +370,8 @@ cdef class Decoder:
         return False
 
     cdef bint _whole(self, const uint8_t *src, Py_ssize_t n, list events) except -1:
-        """Emit the event of a frame present in full; True after a Close."""
+        """Emit the event of a frame present in full that is a whole message
+        or a control frame, without the message buffer; True after a Close."""
         cdef int opcode = self._opcode
         cdef bytes payload
         if opcode == 2:
@@ -348,29 +419,45 @@ cdef class Decoder:
             self._release_message()
         return text
 
-    cdef int _payload(self, const uint8_t *src, Py_ssize_t take) except -1:
-        """Store one piece of the current frame's payload (unmasked, text validated)."""
-        cdef uint8_t *dst
-        cdef Py_ssize_t bad
-        if self._opcode >= 8:
-            dst = self._control + self._control_len
-            self._control_len += take
-        else:
-            if self._buf_len + take > self._buf_cap:
-                self._grow(self._buf_len + take)
-            dst = self._buf + self._buf_len
-            self._buf_len += take
+    cdef inline void _unmask_into(self, uint8_t *dst, const uint8_t *src, Py_ssize_t n) noexcept:
+        """Copy the next n bytes of the current frame's payload, unmasked (§5.3)."""
         if self._masked:
-            mask_bytes(dst, src, take, self._key, <Py_ssize_t>(self._phase & 3))
-            self._phase += take
+            mask_bytes(dst, src, n, self._key, <Py_ssize_t>(self._phase & 3))
+            self._phase += n
         else:
-            memcpy(dst, src, take)
-        if self._opcode < 8 and self._msg_opcode == 1:
-            bad = utf8_feed(&self._utf8_state, dst, take)
-            if bad >= 0:
-                raise InvalidUTF8(
-                    "RFC 6455 §8.1: text message is not valid UTF-8 (first invalid byte at offset "
-                    f"{self._buf_len - take + bad})")
+            memcpy(dst, src, n)
+
+    cdef int _payload(self, const uint8_t *src, Py_ssize_t take) except -1:
+        """Store one piece of the current frame's payload."""
+        if self._opcode >= 8:
+            self._unmask_into(self._control + self._control_len, src, take)
+            self._control_len += take
+            return 0
+        return self._append(src, take)
+
+    # ------------------------------------------------------------- messages
+
+    cdef int _append(self, const uint8_t *src, Py_ssize_t take) except -1:
+        """A piece of the message's payload: unmasked as it is copied into the
+        message buffer, then validated at once if text (§8.1: fail fast).
+
+        The extension seam for payloads: an extension that transforms them
+        (permessage-deflate) unmasks the piece into its own input instead and
+        puts what it yields into the message buffer, through _check_text."""
+        if self._buf_len + take > self._buf_cap:
+            self._grow(self._buf_len + take)
+        cdef uint8_t *dst = self._buf + self._buf_len
+        self._buf_len += take
+        self._unmask_into(dst, src, take)
+        if self._msg_opcode == 1:
+            self._check_text(dst, take)
+        return 0
+
+    cdef int _check_text(self, const uint8_t *data, Py_ssize_t n) except -1:
+        """Validate the last n bytes put in the message buffer (at data)."""
+        cdef Py_ssize_t bad = utf8_feed(&self._utf8_state, data, n)
+        if bad >= 0:
+            raise _protocol.text_not_utf8(self._buf_len - n + bad)
         return 0
 
     cdef int _grow(self, Py_ssize_t need) except -1:
@@ -402,7 +489,7 @@ cdef class Decoder:
             return False
         if self._msg_opcode == 1:
             if self._utf8_state != 0:
-                raise InvalidUTF8("RFC 6455 §8.1: text message ends inside a UTF-8 sequence")
+                raise _protocol.text_truncated()
             if self._decode_text:
                 data = PyUnicode_DecodeUTF8(<const char *>self._buf, self._buf_len, NULL)
             else:
@@ -413,6 +500,8 @@ cdef class Decoder:
         self._release_message()
         PyList_Append(events, event)
         return False
+
+    # ------------------------------------------------------- control frames
 
     cdef bint _control_event(self, int opcode, bytes payload, list events) except -1:
         if opcode == 9:
@@ -433,5 +522,5 @@ cdef int _raise_utf8(const uint8_t *data, Py_ssize_t n) except -1:
     cdef uint32_t state = 0
     cdef Py_ssize_t bad = utf8_feed(&state, data, n)
     if bad >= 0:
-        raise InvalidUTF8(f"RFC 6455 §8.1: text message is not valid UTF-8 (first invalid byte at offset {bad})")
-    raise InvalidUTF8("RFC 6455 §8.1: text message ends inside a UTF-8 sequence")
+        raise _protocol.text_not_utf8(bad)
+    raise _protocol.text_truncated()

@@ -1,12 +1,15 @@
 # cython: language_level=3
 """Frame headers, frame encoding and close payloads (RFC 6455 §5.2, §5.5.1, §7.4): compiled.
 
-Same behaviour as _frames_py (docs/frames.md).  encode_frame writes header,
-key and masked payload straight into the result bytes: one allocation a call.
+Same behaviour as _frames_py (docs/frames.md): the rules, their errors and
+the argument rules come from wsfast._protocol and wsfast._args, shared with
+it.  encode_frame writes header, key and masked payload straight into the
+result bytes: one allocation a call.
 """
 
-from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.long cimport PyLong_AsLongAndOverflow, PyLong_AsLongLongAndOverflow, PyLong_Check, PyLong_CheckExact
 from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint8_t, uint64_t
 from libc.string cimport memcpy
@@ -15,8 +18,8 @@ from wsfast._mask_c cimport mask_bytes
 
 import os
 
-from ._errors import InvalidUTF8, ProtocolError
-from ._types import FrameHeader, Opcode
+from . import _args, _protocol
+from ._types import FrameHeader
 
 __all__ = ["parse_header", "encode_frame", "encode_close", "parse_close"]
 
@@ -49,14 +52,21 @@ cdef extern from *:
 
 cdef enum:
     POOL_SIZE = 4096
-    MAX_CONTROL_PAYLOAD = 125
-    MAX_CLOSE_REASON = 123
+
+# The protocol's constants, read once from wsfast._protocol.
+cdef Py_ssize_t MAX_CONTROL_PAYLOAD = _protocol.MAX_CONTROL_PAYLOAD
+cdef unsigned int VALID_OPCODES = _protocol.VALID_OPCODE_BITS
+cdef long _CLOSE_LOW[8]
+cdef long _CLOSE_HIGH[8]
+cdef int _CLOSE_RANGES = 0
+for _low, _high in _protocol.CLOSE_CODE_RANGES[:8]:
+    _CLOSE_LOW[_CLOSE_RANGES] = _low
+    _CLOSE_HIGH[_CLOSE_RANGES] = _high
+    _CLOSE_RANGES += 1
+del _low, _high
 
 # Opcode value -> member (None for reserved values), so results carry the enum.
-cdef list _OPCODES = [None] * 16
-for _op in Opcode:
-    _OPCODES[int(_op)] = _op
-del _op
+cdef list _OPCODES = [_protocol.OPCODE_MEMBERS.get(_op) for _op in range(16)]
 
 
 # ------------------------------------------------------------------ key pool
@@ -114,8 +124,10 @@ cdef class _Bytes:
             PyBuffer_Release(&self.view)
 
 
-cdef _Bytes _contiguous(object data):
+cdef _Bytes _contiguous(object data, str what):
     cdef _Bytes b = _Bytes.__new__(_Bytes)
+    if not PyObject_CheckBuffer(data):
+        raise _args.not_buffer(data, what)
     try:
         PyObject_GetBuffer(data, &b.view, PyBUF_SIMPLE)
     except BufferError:
@@ -137,17 +149,22 @@ cdef inline uint64_t _be(const uint8_t *p, int n) noexcept nogil:
     return v
 
 
-def parse_header(data, Py_ssize_t offset=0):
+def parse_header(data, offset=0):
     """Parse the frame header at ``data[offset:]``; None while it is incomplete.
 
     ProtocolError (1002) for a 64-bit length with its top bit set and for a
     length not in its shortest form; the Decoder judges everything else.
+    ``offset`` is an int from 0 to ``len(data)``.
     """
-    cdef _Bytes b = _contiguous(data)
-    if offset < 0 or offset > b.size:
-        raise ValueError(f"offset {offset} is outside the buffer (length {b.size})")
-    cdef const uint8_t *p = b.ptr + offset
-    cdef Py_ssize_t avail = b.size - offset
+    cdef _Bytes b = _contiguous(data, "data")
+    cdef int overflow = 0
+    cdef long long start = -1
+    if PyLong_CheckExact(offset):
+        start = PyLong_AsLongLongAndOverflow(offset, &overflow)
+    if overflow or not 0 <= start <= b.size:
+        start = _args.header_offset(offset, b.size)
+    cdef const uint8_t *p = b.ptr + start
+    cdef Py_ssize_t avail = b.size - start
     cdef Py_ssize_t header_length = 2
     cdef uint64_t length
     if avail < 2:
@@ -159,18 +176,16 @@ def parse_header(data, Py_ssize_t offset=0):
             return None
         length = _be(p + 2, 2)
         if length < 126:
-            raise ProtocolError(
-                f"RFC 6455 §5.2: payload length {length} sent in 16 bits; the minimal encoding is required")
+            raise _protocol.non_minimal_length(length, 16)
     elif length == 127:
         header_length = 10
         if avail < 10:
             return None
         length = _be(p + 2, 8)
         if length >> 63:
-            raise ProtocolError("RFC 6455 §5.2: the most significant bit of a 64-bit payload length must be 0")
+            raise _protocol.length_top_bit()
         if length < 0x10000:
-            raise ProtocolError(
-                f"RFC 6455 §5.2: payload length {length} sent in 64 bits; the minimal encoding is required")
+            raise _protocol.non_minimal_length(length, 64)
     mask = None
     if p[1] & 0x80:
         if avail < header_length + 4:
@@ -210,49 +225,65 @@ cdef inline Py_ssize_t _write_header(uint8_t *out, int b0, int mask_bit, Py_ssiz
     return 10
 
 
+cdef inline int _opcode(object opcode) except -1:
+    """encode_frame's opcode: ints (bool and Opcode members included) here,
+    anything else, and every bad value, through wsfast._args."""
+    cdef int overflow = 0
+    cdef long op
+    if PyLong_Check(opcode):
+        op = PyLong_AsLongAndOverflow(opcode, &overflow)
+        if overflow == 0 and 0 <= op <= 15 and (VALID_OPCODES >> op) & 1:
+            return <int>op
+    return _args.opcode(opcode)
+
+
 cdef int _read_key(object mask, uint8_t *key) except -1:
-    cdef _Bytes b
+    cdef bytes k
     if PyBytes_CheckExact(mask) and PyBytes_GET_SIZE(mask) == 4:
         memcpy(key, PyBytes_AS_STRING(mask), 4)
         return 0
-    b = _contiguous(mask)
-    if b.size != 4:
-        raise ValueError(f"a masking key is exactly 4 bytes, got {b.size}")
-    memcpy(key, b.ptr, 4)
+    k = _args.mask_key(mask)
+    memcpy(key, PyBytes_AS_STRING(k), 4)
     return 0
 
 
-def encode_frame(int opcode, payload, *, bint fin=True, bint rsv1=False, mask=None):
+def encode_frame(opcode, payload, *, fin=True, rsv1=False, mask=None):
     """One whole frame: header, masking key if any, and payload (masked if asked).
 
     ``payload`` is any buffer, or a str (sent as UTF-8).  ``mask`` is None or
     False (unmasked), True (a fresh key from the os.urandom pool) or a 4-byte
     key.  ValueError for an unknown opcode, a control frame over 125 bytes,
-    fragmented or with RSV1, or a key that is not 4 bytes.
+    fragmented or with RSV1, or a key that is not 4 bytes.  The arguments are
+    checked in order, each against those before it.
     """
     cdef const uint8_t *src
     cdef Py_ssize_t n
     cdef _Bytes held = None
     cdef uint8_t key[4]
     cdef int mask_bit = 0
-    if opcode < 0 or opcode > 15 or _OPCODES[opcode] is None:
-        raise ValueError(f"opcode {opcode!r} is not one of RFC 6455's opcodes (0, 1, 2, 8, 9, 10)")
+    cdef int op = _opcode(opcode)
+    cdef int b0 = op
     if PyBytes_CheckExact(payload):
         src = <const uint8_t *>PyBytes_AS_STRING(payload)
         n = PyBytes_GET_SIZE(payload)
     elif PyUnicode_Check(payload):
+        # Any str as its UTF-8 text, an overridden encode() ignored.
         src = <const uint8_t *>PyUnicode_AsUTF8AndSize(payload, &n)
     else:
-        held = _contiguous(payload)
+        held = _contiguous(payload, "payload")
         src = held.ptr
         n = held.size
-    if opcode >= 8:
-        if n > MAX_CONTROL_PAYLOAD:
-            raise ValueError(f"a control frame payload is at most 125 bytes (RFC 6455 §5.5), got {n}")
-        if not fin:
-            raise ValueError("control frames cannot be fragmented (RFC 6455 §5.5): fin must be True")
-        if rsv1:
-            raise ValueError("RSV1 cannot be set on a control frame")
+    if op >= 8 and n > MAX_CONTROL_PAYLOAD:
+        raise _protocol.control_payload_too_long(n)
+    # Each flag is read once, in order, as bool() would (__bool__ may raise).
+    if fin:
+        b0 |= 0x80
+    elif op >= 8:
+        raise _protocol.control_not_final()
+    if rsv1:
+        if op >= 8:
+            raise _protocol.control_rsv1()
+        b0 |= 0x40
     if mask is None or mask is False:
         pass
     elif mask is True:
@@ -261,7 +292,6 @@ def encode_frame(int opcode, payload, *, bint fin=True, bint rsv1=False, mask=No
     else:
         _read_key(mask, key)
         mask_bit = 0x80
-    cdef int b0 = opcode | (0x80 if fin else 0) | (0x40 if rsv1 else 0)
     cdef Py_ssize_t header_length = (2 if n < 126 else 4 if n < 0x10000 else 10) + (4 if mask_bit else 0)
     cdef bytes frame = PyBytes_FromStringAndSize(NULL, header_length + n)
     cdef uint8_t *out = <uint8_t *>PyBytes_AS_STRING(frame)
@@ -282,49 +312,50 @@ def encode_frame(int opcode, payload, *, bint fin=True, bint rsv1=False, mask=No
 # ------------------------------------------------------------ close payloads
 
 cdef bint close_code_valid(long code) noexcept nogil:
-    # RFC 6455 §7.4: 1000-1003 and 1007-1011, 1012-1014 (IANA), 3000-4999.
-    return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
+    cdef int i
+    for i in range(_CLOSE_RANGES):
+        if _CLOSE_LOW[i] <= code <= _CLOSE_HIGH[i]:
+            return True
+    return False
 
 
 cdef tuple close_fields(const unsigned char *data, Py_ssize_t n):
     if n == 0:
         return (None, "")
     if n == 1:
-        raise ProtocolError("RFC 6455 §5.5.1: a close payload of one byte cannot hold a status code")
+        raise _protocol.close_one_byte()
     if n > MAX_CONTROL_PAYLOAD:
-        raise ProtocolError(f"RFC 6455 §5.5: a close payload is at most 125 bytes, got {n}")
+        raise _protocol.close_too_long(n)
     cdef long code = (data[0] << 8) | data[1]
     if not close_code_valid(code):
-        raise ProtocolError(f"RFC 6455 §7.4: close code {code} is not valid on the wire")
+        raise _protocol.close_code_invalid(code)
     try:
         reason = PyUnicode_DecodeUTF8(<const char *>data + 2, n - 2, NULL)
     except UnicodeDecodeError as exc:
-        raise InvalidUTF8(
-            f"RFC 6455 §5.5.1: the close reason is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise _protocol.close_reason_not_utf8(exc) from None
     return (code, reason)
 
 
 def encode_close(code=None, reason=""):
-    """The payload of a Close frame (RFC 6455 §5.5.1); ValueError for what may not be sent."""
-    if not PyUnicode_Check(reason):
-        raise TypeError(f"a close reason is a str, not {type(reason).__name__}")
-    if code is None:
-        if reason:
-            raise ValueError("a close reason needs a close code (RFC 6455 §5.5.1)")
+    """The payload of a Close frame (RFC 6455 §5.5.1).
+
+    ``code`` is None or an int that may be sent (TypeError for a non-int,
+    ValueError for a code not valid on the wire, see docs/frames.md);
+    ``reason`` a str (TypeError otherwise) of at most 123 bytes of UTF-8 and
+    never without a code (ValueError).
+    """
+    # Once a connection: the shared argument rules do all of it.
+    value = _args.close_code(code)
+    cdef bytes text = _args.close_reason(reason, value)
+    if value is None:
         return b""
-    if not isinstance(code, int) or not 0 <= code <= 0xFFFF or not close_code_valid(code):
-        raise ValueError(
-            f"close code {code!r} may not be sent (RFC 6455 §7.4): use 1000-1003, 1007-1014 or 3000-4999")
-    cdef long c = code
-    cdef Py_ssize_t n
-    cdef const char *text = PyUnicode_AsUTF8AndSize(reason, &n)
-    if n > MAX_CLOSE_REASON:
-        raise ValueError(f"a close reason is at most 123 bytes of UTF-8, got {n}")
+    cdef long c = value
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(text)
     cdef bytes payload = PyBytes_FromStringAndSize(NULL, n + 2)
     cdef uint8_t *out = <uint8_t *>PyBytes_AS_STRING(payload)
     out[0] = <uint8_t>(c >> 8)
     out[1] = <uint8_t>(c & 0xFF)
-    memcpy(out + 2, text, n)
+    memcpy(out + 2, PyBytes_AS_STRING(text), n)
     return payload
 
 
@@ -334,5 +365,5 @@ def parse_close(payload):
     ProtocolError (1002) for a one-byte payload, a code not valid on the wire
     or a payload over 125 bytes; InvalidUTF8 (1007) for a reason not UTF-8.
     """
-    cdef _Bytes b = _contiguous(payload)
+    cdef _Bytes b = _contiguous(payload, "payload")
     return close_fields(b.ptr, b.size)

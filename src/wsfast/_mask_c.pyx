@@ -10,9 +10,11 @@ cimport cython
 from cpython.buffer cimport PyBUF_FULL_RO, PyBuffer_Release, PyObject_CheckBuffer, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_CheckExact, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.long cimport PyLong_AsLongLongAndOverflow, PyLong_CheckExact
 from libc.stdint cimport uint8_t, uint32_t
 from libc.string cimport memcpy
 
+from wsfast import _args
 from wsfast import _simd as _wsfast_simd
 
 __all__ = ["apply_mask", "apply_mask_inplace", "Masker"]
@@ -80,135 +82,151 @@ cdef inline void _run(uint8_t *dst, const uint8_t *src, Py_ssize_t n,
 
 
 # ------------------------------------------------------------ argument checks
+# The common types are read here; anything else goes to wsfast._args, which
+# the pure twin uses for every argument, so odd arguments behave alike.
 
 cdef inline int _read_mask(object mask, uint8_t *out) except -1:
-    """Copy a 4-byte mask from any buffer into out[0:4]."""
+    """Copy a 4-byte mask from any buffer into out[0:4] (written only on success)."""
     # Inline for the usual bytes key: at 8 to 125 bytes the call costs more
     # than the XOR.
     if PyBytes_CheckExact(mask) and PyBytes_GET_SIZE(mask) == 4:
         memcpy(out, PyBytes_AS_STRING(mask), 4)
         return 0
-    return _read_mask_buffer(mask, out)
+    return _read_odd_mask(mask, out)
 
 
-cdef int _read_mask_buffer(object mask, uint8_t *out) except -1:
-    cdef Py_buffer view
-    cdef Py_ssize_t size
-    if PyBytes_CheckExact(mask):
-        size = PyBytes_GET_SIZE(mask)
-    else:
-        if not PyObject_CheckBuffer(mask):
-            raise TypeError(f"mask must be a bytes-like object, not {type(mask).__name__}")
-        PyObject_GetBuffer(mask, &view, PyBUF_FULL_RO)
-        try:
-            size = view.len
-            if size == 4:
-                PyBuffer_ToContiguous(out, &view, 4, b'C')
-                return 0
-        finally:
-            PyBuffer_Release(&view)
-    raise ValueError(f"mask must be exactly 4 bytes, got {size}")
+cdef int _read_odd_mask(object mask, uint8_t *out) except -1:
+    cdef bytes key = _args.mask_key(mask)
+    memcpy(out, PyBytes_AS_STRING(key), 4)
+    return 0
 
 
-cdef int _negative_offset(Py_ssize_t offset) except -1:
-    raise ValueError(f"offset must be >= 0, got {offset}")
+cdef inline size_t _phase(object offset) except? 7:
+    """apply_mask_inplace's offset, mod 4 (any int >= 0)."""
+    cdef int overflow = 0
+    cdef long long value
+    if PyLong_CheckExact(offset):
+        value = PyLong_AsLongLongAndOverflow(offset, &overflow)
+        if overflow == 0 and value >= 0:
+            return <size_t>(value & 3)
+    return _args.offset_phase(offset)
 
 
-cdef int _not_buffer(object data, str what) except -1:
-    raise TypeError(f"{what} must be a bytes-like object, not {type(data).__name__}")
+cdef int _get_buffer(object obj, Py_buffer *view, str what) except -1:
+    if not PyObject_CheckBuffer(obj):
+        raise _args.not_buffer(obj, what)
+    PyObject_GetBuffer(obj, view, PyBUF_FULL_RO)  # ValueError for a released memoryview
+    return 0
+
+
+cdef int _get_writable(object buffer, Py_buffer *view) except -1:
+    # Asking for a read-only view and checking .readonly gives every exporter
+    # the same TypeError (a writable request fails with BufferError or worse).
+    if PyBytes_CheckExact(buffer):
+        raise _args.read_only(buffer)
+    _get_buffer(buffer, view, "buffer")
+    if view.readonly:
+        PyBuffer_Release(view)
+        raise _args.read_only(buffer)
+    return 0
 
 
 # ------------------------------------------------------- the two operations
 
-cdef inline bytes _masked_copy(object data, const uint8_t *mask, size_t phase):
-    """A new bytes: data (any buffer) masked from stream position `phase`."""
-    cdef bytes result
-    cdef Py_ssize_t n
-    # Inline for the usual bytes, as _read_mask: the call and the frame of
-    # the general case (a Py_buffer, a try) cost more than masking 16 bytes.
-    if PyBytes_CheckExact(data):
-        n = PyBytes_GET_SIZE(data)
-        result = PyBytes_FromStringAndSize(NULL, n)
-        _run(<uint8_t *>PyBytes_AS_STRING(result), <uint8_t *>PyBytes_AS_STRING(data), n, mask, phase)
-        return result
-    return _masked_copy_buffer(data, mask, phase)
+cdef inline bytes _copy_bytes(bytes data, const uint8_t *mask, size_t phase):
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
+    cdef bytes result = PyBytes_FromStringAndSize(NULL, n)
+    _run(<uint8_t *>PyBytes_AS_STRING(result), <uint8_t *>PyBytes_AS_STRING(data), n, mask, phase)
+    return result
 
 
-cdef bytes _masked_copy_buffer(object data, const uint8_t *mask, size_t phase):
-    cdef Py_buffer view
-    cdef bytes result
-    cdef Py_ssize_t n
-    cdef uint8_t *out
+cdef inline bint _small_bytearray(object data) noexcept:
     # A bytearray may be resized by another thread once the GIL is gone, so
     # only small ones skip the buffer export (which locks the size).
-    if PyByteArray_CheckExact(data) and PyByteArray_GET_SIZE(data) < NOGIL_FROM:
-        n = PyByteArray_GET_SIZE(data)
-        result = PyBytes_FromStringAndSize(NULL, n)
-        _run(<uint8_t *>PyBytes_AS_STRING(result), <uint8_t *>PyByteArray_AS_STRING(data), n, mask, phase)
-        return result
-    if not PyObject_CheckBuffer(data):
-        _not_buffer(data, "data")
-    PyObject_GetBuffer(data, &view, PyBUF_FULL_RO)
+    return PyByteArray_CheckExact(data) and PyByteArray_GET_SIZE(data) < NOGIL_FROM
+
+
+cdef bytes _copy_small_bytearray(object data, const uint8_t *mask, size_t phase):
+    cdef Py_ssize_t n = PyByteArray_GET_SIZE(data)
+    cdef bytes result = PyBytes_FromStringAndSize(NULL, n)
+    _run(<uint8_t *>PyBytes_AS_STRING(result), <uint8_t *>PyByteArray_AS_STRING(data), n, mask, phase)
+    return result
+
+
+cdef bytes _copy_view(Py_buffer *view, const uint8_t *mask, size_t phase):
+    """A new bytes: the held buffer masked from stream position `phase`."""
+    cdef bytes result = PyBytes_FromStringAndSize(NULL, view.len)
+    cdef uint8_t *out = <uint8_t *>PyBytes_AS_STRING(result)
+    if PyBuffer_IsContiguous(view, b'C'):
+        _run(out, <uint8_t *>view.buf, view.len, mask, phase)
+    else:
+        # Strided or indirect: gather in C order, then mask the copy.
+        PyBuffer_ToContiguous(out, view, view.len, b'C')
+        _run(out, out, view.len, mask, phase)
+    return result
+
+
+cdef bytes _masked_copy(object data, const uint8_t *mask, size_t phase):
+    """A new bytes: data (any buffer) masked from stream position `phase`."""
+    cdef Py_buffer view
+    # Inline for the usual bytes: the call and the frame of the general case
+    # (a Py_buffer, a try) cost more than masking 16 bytes.
+    if PyBytes_CheckExact(data):
+        return _copy_bytes(data, mask, phase)
+    if _small_bytearray(data):
+        return _copy_small_bytearray(data, mask, phase)
+    _get_buffer(data, &view, "data")
     try:
-        result = PyBytes_FromStringAndSize(NULL, view.len)
-        out = <uint8_t *>PyBytes_AS_STRING(result)
-        if PyBuffer_IsContiguous(&view, b'C'):
-            _run(out, <uint8_t *>view.buf, view.len, mask, phase)
-        else:
-            # Strided or indirect: gather in C order, then mask the copy.
-            PyBuffer_ToContiguous(out, &view, view.len, b'C')
-            _run(out, out, view.len, mask, phase)
+        return _copy_view(&view, mask, phase)
     finally:
         PyBuffer_Release(&view)
-    return result
+
+
+cdef int _mask_view(Py_buffer *view, const uint8_t *mask, size_t phase) except -1:
+    """Mask the held writable buffer in place from stream position `phase`."""
+    cdef Py_ssize_t n = view.len
+    cdef bytes scratch
+    cdef uint8_t *tmp
+    if PyBuffer_IsContiguous(view, b'C'):
+        _run(<uint8_t *>view.buf, <uint8_t *>view.buf, n, mask, phase)
+    elif n:
+        if view.ndim > 1:
+            # The pure twin can write these back only item by item: refuse
+            # the formats it cannot write exactly, as it does.
+            fmt = None if view.format == NULL else (<bytes>view.format).decode("utf-8", "surrogateescape")
+            if not _args.exact_format(fmt):
+                raise _args.unwritable(fmt)
+        # Strided or indirect: gather, mask, scatter back, in C order.
+        scratch = PyBytes_FromStringAndSize(NULL, n)
+        tmp = <uint8_t *>PyBytes_AS_STRING(scratch)
+        PyBuffer_ToContiguous(tmp, view, n, b'C')
+        _run(tmp, tmp, n, mask, phase)
+        PyBuffer_FromContiguous(view, tmp, n, b'C')
+    return 0
 
 
 cdef inline Py_ssize_t _mask_inplace(object buffer, const uint8_t *mask, size_t phase) except -1:
     """Mask a writable buffer in place from stream position `phase`; its size."""
-    cdef Py_ssize_t n
-    cdef uint8_t *p
-    # Small bytearrays only, as in _masked_copy.
-    if PyByteArray_CheckExact(buffer):
-        n = PyByteArray_GET_SIZE(buffer)
-        if n < NOGIL_FROM:
-            if n:
-                p = <uint8_t *>PyByteArray_AS_STRING(buffer)
-                _kernel(p, p, <size_t>n, wsf_mask_key(mask, phase))
-            return n
-    return _mask_buffer_inplace(buffer, mask, phase)
-
-
-cdef Py_ssize_t _mask_buffer_inplace(object buffer, const uint8_t *mask, size_t phase) except -1:
     cdef Py_buffer view
     cdef Py_ssize_t n
-    cdef bytes scratch
-    cdef uint8_t *tmp
-    if PyBytes_CheckExact(buffer):
-        raise TypeError("cannot mask bytes in place: it is read-only (use apply_mask)")
-    if not PyObject_CheckBuffer(buffer):
-        _not_buffer(buffer, "buffer")
-    # Asking for a read-only view and checking .readonly gives every exporter
-    # the same TypeError (a writable request fails with BufferError or worse).
-    PyObject_GetBuffer(buffer, &view, PyBUF_FULL_RO)
+    cdef uint8_t *p
+    if _small_bytearray(buffer):
+        n = PyByteArray_GET_SIZE(buffer)
+        if n:
+            p = <uint8_t *>PyByteArray_AS_STRING(buffer)
+            _kernel(p, p, <size_t>n, wsf_mask_key(mask, phase))
+        return n
+    _get_writable(buffer, &view)
     try:
-        if view.readonly:
-            raise TypeError(f"cannot mask a read-only {type(buffer).__name__} in place")
-        n = view.len
-        if PyBuffer_IsContiguous(&view, b'C'):
-            _run(<uint8_t *>view.buf, <uint8_t *>view.buf, n, mask, phase)
-        elif n:
-            # Strided or indirect: gather, mask, scatter back, in C order.
-            scratch = PyBytes_FromStringAndSize(NULL, n)
-            tmp = <uint8_t *>PyBytes_AS_STRING(scratch)
-            PyBuffer_ToContiguous(tmp, &view, n, b'C')
-            _run(tmp, tmp, n, mask, phase)
-            PyBuffer_FromContiguous(&view, tmp, n, b'C')
+        _mask_view(&view, mask, phase)
+        return view.len
     finally:
         PyBuffer_Release(&view)
-    return n
 
 
 # ------------------------------------------------------------- public API
+# Arguments are checked in signature order: each function takes its data
+# (or buffer) first, then reads the mask, then the offset.
 
 def apply_mask(data, mask):
     """Return ``data`` (any bytes-like object) XORed with the 4-byte ``mask``.
@@ -217,23 +235,48 @@ def apply_mask(data, mask):
     ``mask`` is not a bytes-like object.
     """
     cdef uint8_t key[4]
-    _read_mask(mask, key)
-    return _masked_copy(data, key, 0)
+    cdef Py_buffer view
+    if PyBytes_CheckExact(data):
+        _read_mask(mask, key)
+        return _copy_bytes(data, key, 0)
+    if _small_bytearray(data):
+        _read_mask(mask, key)
+        return _copy_small_bytearray(data, key, 0)
+    _get_buffer(data, &view, "data")
+    try:
+        _read_mask(mask, key)
+        return _copy_view(&view, key, 0)
+    finally:
+        PyBuffer_Release(&view)
 
 
-def apply_mask_inplace(buffer, mask, Py_ssize_t offset=0):
+def apply_mask_inplace(buffer, mask, offset=0):
     """XOR the writable ``buffer`` with the 4-byte ``mask`` in place.
 
     ``offset`` is the position of ``buffer[0]`` in the masked stream, so a
-    payload can be unmasked piece by piece.  Raises TypeError for a read-only
-    or non-buffer ``buffer``, ValueError for a bad mask or a negative offset;
-    on any error the buffer is left untouched.
+    payload can be unmasked piece by piece; any int >= 0.  Raises TypeError
+    for a read-only or non-buffer ``buffer``, ValueError for a bad mask or a
+    negative offset; on any error the buffer is left untouched.
     """
     cdef uint8_t key[4]
-    if offset < 0:
-        _negative_offset(offset)
-    _read_mask(mask, key)
-    _mask_inplace(buffer, key, <size_t>offset)
+    cdef Py_buffer view
+    cdef size_t phase
+    cdef Py_ssize_t n
+    cdef uint8_t *p
+    if _small_bytearray(buffer):
+        _read_mask(mask, key)
+        phase = _phase(offset)
+        n = PyByteArray_GET_SIZE(buffer)
+        if n:
+            p = <uint8_t *>PyByteArray_AS_STRING(buffer)
+            _kernel(p, p, <size_t>n, wsf_mask_key(key, phase))
+        return
+    _get_writable(buffer, &view)
+    try:
+        _read_mask(mask, key)
+        _mask_view(&view, key, _phase(offset))
+    finally:
+        PyBuffer_Release(&view)
 
 
 @cython.final
@@ -248,6 +291,10 @@ Masks a stream in pieces, carrying the key phase from call to call.
 
     ``position`` is the number of bytes processed since creation or the last
     ``reset()``.  A Masker is not meant to be shared between threads.
+
+    Final (no subclasses).  ``copy.copy``, ``copy.deepcopy`` and pickle keep
+    the key and the position; a pickle loads under either implementation.
+    ``__init__`` called again starts afresh with the new key.
     """
 
     cdef uint8_t _mask[4]
@@ -278,3 +325,18 @@ Masks a stream in pieces, carrying the key phase from call to call.
 
     def __repr__(self):
         return f"<wsfast.Masker position={self._position}>"
+
+    def __copy__(self):
+        cdef Masker twin = Masker.__new__(Masker)
+        memcpy(twin._mask, self._mask, 4)
+        twin._position = self._position
+        return twin
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
+    def __reduce__(self):
+        return (_args.rebuild_masker, (PyBytes_FromStringAndSize(<char *>self._mask, 4),), self._position)
+
+    def __setstate__(self, state):
+        self._position = _args.masker_state(state)

@@ -2,19 +2,27 @@
 
 Same API, same exceptions, same results.  How the XOR itself is done depends
 on the interpreter, because what is fast differs (docs/masking.md has the
-figures): on CPython, one big-integer XOR for small inputs and four
-``bytes.translate`` passes (one per key byte) for large ones; under a JIT
-(PyPy) a plain loop, which the JIT compiles well and which beats both.
+figures).  There are three techniques, one function each:
+
+* ``_xor_bigint``: one big-integer XOR, for new bytes up to 4 KiB on CPython;
+* ``_translate_inplace``: four ``bytes.translate`` passes over a bytearray,
+  one per key byte, for everything else on CPython;
+* ``_loop_inplace``: a plain loop, which a JIT (PyPy) compiles well and which
+  beats both there.
+
+``xor_bytes`` (a masked copy) and ``mask_view`` (in place, any writable
+buffer) pick among them; the public functions read their arguments in
+signature order (wsfast._args) and call those two.
 """
 
 from __future__ import annotations
 
-import operator
+import io
 import platform
-import sys
 from itertools import product
-from typing import TYPE_CHECKING, Any, List, SupportsIndex, Union
+from typing import TYPE_CHECKING, Any, Callable, List, SupportsIndex, Union, final
 
+from . import _args
 from ._buffers import gather
 
 if TYPE_CHECKING:
@@ -35,47 +43,16 @@ _JIT = platform.python_implementation() != "CPython"
 # which costs as much as converting 16 bytes.
 _from_bytes = int.from_bytes
 
-# ------------------------------------------------------------ argument checks
 
-def _view(obj: object, what: str) -> memoryview:
-    try:
-        return memoryview(obj)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{what} must be a bytes-like object, not {type(obj).__name__}") from None
-
-
-def _read_mask(mask: object) -> bytes:
-    if type(mask) is bytes:
-        size = len(mask)
-        if size == 4:
-            return mask
-    else:
-        with _view(mask, "mask") as view:
-            size = view.nbytes
-            if size == 4:
-                return view.tobytes() if view.c_contiguous else gather(view)
-    raise ValueError(f"mask must be exactly 4 bytes, got {size}")
-
-
-def _check_offset(offset: object) -> int:
-    offset = operator.index(offset)  # type: ignore[arg-type]
-    if offset < 0:
-        raise ValueError(f"offset must be >= 0, got {offset}")
-    if offset > sys.maxsize:
-        # The compiled twin takes a Py_ssize_t; keep the two alike.
-        raise OverflowError("offset does not fit in a C ssize_t")
-    return offset
-
-
-def _key_at(mask: bytes, phase: int) -> bytes:
-    """The mask as seen from stream position ``phase``."""
+def key_at(mask: bytes, phase: int) -> bytes:
+    """The 4-byte key as seen from stream position ``phase`` (only phase % 4 counts)."""
     phase &= 3
     return mask[phase:] + mask[:phase] if phase else mask
 
 
-# ---------------------------------------------------------------- XOR cores
-# Each takes any buffer ``data`` of ``n`` bytes and a key already rotated to
-# the phase of data[0].
+# ----------------------------------------------------------- the techniques
+# Each takes a key already rotated to the phase of the data's first byte.
+
 
 def _xor_tables() -> List[bytes]:
     """The 256 translate tables, table k XORing every byte with k.
@@ -105,14 +82,14 @@ _CHUNK = 65536
 def _translate_inplace(buf: bytearray, key: bytes) -> None:
     # Every fourth byte shares a key byte, so four strided passes do it all.
     t = _TABLES
-    t0, t1, t2, t3 = t[key[0]], t[key[1]], t[key[2]], t[key[3]]
     if len(buf) <= _CHUNK:
         # Open-ended slices and no loop: 4 to 8% faster at 2 to 4 KiB.
-        buf[0::4] = buf[0::4].translate(t0)
-        buf[1::4] = buf[1::4].translate(t1)
-        buf[2::4] = buf[2::4].translate(t2)
-        buf[3::4] = buf[3::4].translate(t3)
+        buf[0::4] = buf[0::4].translate(t[key[0]])
+        buf[1::4] = buf[1::4].translate(t[key[1]])
+        buf[2::4] = buf[2::4].translate(t[key[2]])
+        buf[3::4] = buf[3::4].translate(t[key[3]])
         return
+    t0, t1, t2, t3 = t[key[0]], t[key[1]], t[key[2]], t[key[3]]
     for i in range(0, len(buf), _CHUNK):
         j = i + _CHUNK
         buf[i:j:4] = buf[i:j:4].translate(t0)
@@ -162,89 +139,79 @@ def _xor_bigint(data: Buffer, n: int, key: bytes) -> bytes:
     return out[:n] if n != words << 2 else out
 
 
-def _xor_copy(data: Buffer, n: int, key: bytes) -> bytes:
-    """``data`` masked, as new bytes."""
-    if not _JIT and n <= _BIGINT_MAX:
-        return _xor_bigint(data, n, key)
-    buf = bytearray(data)  # gathers non-contiguous buffers in C order too
-    (_loop_inplace if _JIT else _translate_inplace)(buf, key)
-    return bytes(buf)
+_inplace: Callable[[bytearray, bytes], None] = _loop_inplace if _JIT else _translate_inplace
 
 
 # ------------------------------------------------------- the two operations
 
-def _masked_copy(data: object, key: bytes) -> bytes:
-    kind = type(data)
-    if kind is bytes or kind is bytearray:
-        return _xor_copy(data, len(data), key)  # type: ignore[arg-type]
-    with _view(data, "data") as view:
-        return _xor_copy(view if view.c_contiguous else gather(view), view.nbytes, key)
+
+def xor_bytes(data: Buffer, n: int, key: bytes) -> bytes:
+    """The ``n`` bytes of ``data`` (bytes, or any buffer read in C order)
+    masked with ``key``, as new bytes."""
+    if not _JIT and n <= _BIGINT_MAX:
+        return _xor_bigint(data, n, key)
+    buf = bytearray(data)  # gathers non-contiguous buffers in C order too
+    _inplace(buf, key)
+    return bytes(buf)
 
 
-def _mask_inplace(buffer: object, key: bytes) -> int:
-    """Mask a writable buffer in place; returns its size in bytes."""
-    if type(buffer) is bytearray:
-        (_loop_inplace if _JIT else _translate_inplace)(buffer, key)
-        return len(buffer)
-    if type(buffer) is bytes:
-        raise TypeError("cannot mask bytes in place: it is read-only (use apply_mask)")
-    with _view(buffer, "buffer") as view:
-        if view.readonly:
-            raise TypeError(f"cannot mask a read-only {type(buffer).__name__} in place")
-        n = view.nbytes
-        if n == 0:
-            return 0
-        if view.c_contiguous:
-            flat = _bytes_view(view) if (view.ndim != 1 or view.format != "B") else view
-            try:
-                if _JIT:
-                    _loop_inplace(flat, key)
-                else:
-                    flat[:] = _xor_copy(flat, n, key)
-            finally:
-                if flat is not view:
-                    flat.release()
+def mask_view(view: memoryview, key: bytes) -> None:
+    """Mask the writable ``view`` in place, whatever its format and layout;
+    nothing is written if it cannot be written whole."""
+    n = view.nbytes
+    if not n:
+        return
+    if not view.c_contiguous:
+        if view.ndim > 1 and not _args.exact_format(view.format):
+            raise _args.unwritable(view.format)
+        _scatter(view, xor_bytes(gather(view), n, key))
+    elif view.ndim == 1 and view.format == "B":
+        if _JIT:
+            _loop_inplace(view, key)
         else:
-            _scatter(view, _xor_copy(gather(view), n, key))
-    return n
-
-
-def _bytes_view(view: memoryview) -> memoryview:
-    try:
-        return view.cast("B")
-    except TypeError:
-        # A format memoryview cannot parse (a numpy struct dtype, say).
-        raise TypeError(
-            f"the pure-Python implementation cannot write to a buffer of format "
-            f"{view.format!r}; pass a view of its bytes"
-        ) from None
+            view[:] = xor_bytes(view, n, key)
+    else:
+        # readinto writes raw bytes into any contiguous buffer, whatever its
+        # format (memoryview.cast refuses non-native ones such as '>i').
+        io.BytesIO(xor_bytes(view, n, key)).readinto(view)
 
 
 def _scatter(view: memoryview, data: bytes) -> None:
     """Write ``data`` (C order) back into the non-contiguous ``view``."""
-    if view.format == "B" and view.ndim == 1:
-        view[:] = data
-        return
     fmt: Any = view.format  # any struct format; typeshed lists the native ones
-    try:
-        items = memoryview(data).cast(fmt)
-    except (TypeError, ValueError):
-        # memoryview can neither cast to nor assign items of a non-native
-        # format (e.g. '<i' from numpy): nothing has been written yet.
-        raise TypeError(
-            f"the pure-Python implementation cannot write to a non-contiguous buffer "
-            f"of format {view.format!r}; pass a contiguous one"
-        ) from None
-    with items:
-        if view.ndim == 1:
-            view[:] = items
-        else:
-            # memoryview has no multi-dimensional slicing, only item access.
-            for i, index in enumerate(product(*[range(d) for d in view.shape or ()])):
-                view[index] = items[i]
+    if view.ndim == 1:
+        try:
+            items = memoryview(data).cast(fmt)
+        except (TypeError, ValueError):
+            # A format memoryview cannot cast to (non-native, such as '>i'):
+            # one item at a time, each a contiguous one-item slice.
+            size = view.itemsize
+            for i in range(len(view)):
+                io.BytesIO(data[i * size : (i + 1) * size]).readinto(view[i : i + 1])
+            return
+        with items:
+            view[:] = items  # copies the items' bytes as they are
+        return
+    # memoryview has no multi-dimensional slicing, only item access; the
+    # format is one whose items survive that exactly (checked by the caller).
+    with memoryview(data).cast(fmt) as items:
+        for i, index in enumerate(product(*[range(d) for d in view.shape or ()])):
+            view[index] = items[i]
+
+
+def _writable_view(buffer: object) -> memoryview:
+    """A memoryview of the writable ``buffer``; TypeError if read-only or not a buffer."""
+    if type(buffer) is bytes:
+        raise _args.read_only(buffer)
+    view = _args.view(buffer, "buffer")
+    if view.readonly:
+        view.release()
+        raise _args.read_only(buffer)
+    return view
 
 
 # ------------------------------------------------------------- public API
+
 
 def apply_mask(data: Buffer, mask: Buffer) -> bytes:
     """Return ``data`` (any bytes-like object) XORed with the 4-byte ``mask``.
@@ -252,71 +219,83 @@ def apply_mask(data: Buffer, mask: Buffer) -> bytes:
     Raises ValueError if ``mask`` is not 4 bytes, TypeError if ``data`` or
     ``mask`` is not a bytes-like object.
     """
-    if type(mask) is not bytes or len(mask) != 4:
-        mask = _read_mask(mask)
-    # Small bytes first, inline: there the cost of a call is the cost of it all.
-    if type(data) is bytes and not _JIT:
-        n = len(data)
-        if n <= 1024:  # _xor_bigint inline, its exact part (_EXACT_WORDS)
-            words = (n + 3) >> 2
-            stream = _from_bytes(mask, "little") * (_ONES[words] or _ones(words, words))
-            out = (_from_bytes(data, "little") ^ stream).to_bytes(words << 2, "little")
-            return out[:n] if n & 3 else out
-    return _masked_copy(data, mask)
+    if type(data) is bytes:
+        if type(mask) is not bytes or len(mask) != 4:
+            mask = _args.mask_key(mask)
+        return xor_bytes(data, len(data), mask)
+    with _args.view(data, "data") as view:
+        key = _args.mask_key(mask)
+        return xor_bytes(view if view.c_contiguous else gather(view), view.nbytes, key)
 
 
 def apply_mask_inplace(buffer: Buffer, mask: Buffer, offset: SupportsIndex = 0) -> None:
     """XOR the writable ``buffer`` with the 4-byte ``mask`` in place.
 
     ``offset`` is the position of ``buffer[0]`` in the masked stream, so a
-    payload can be unmasked piece by piece.  Raises TypeError for a read-only
-    or non-buffer ``buffer``, ValueError for a bad mask or a negative offset;
-    on any error the buffer is left untouched.
+    payload can be unmasked piece by piece; any int >= 0.  Raises TypeError
+    for a read-only or non-buffer ``buffer``, ValueError for a bad mask or a
+    negative offset; on any error the buffer is left untouched.
     """
-    # The same order of checks as the compiled twin, whose argument parsing
-    # looks at the offset first.
-    # The default offset 0 costs one test; anything else is checked in full.
-    if type(offset) is not int or offset:
-        offset = _check_offset(offset)
-        if type(mask) is not bytes or len(mask) != 4:
-            mask = _read_mask(mask)
-        if offset & 3:
-            mask = _key_at(mask, offset)
-    elif type(mask) is not bytes or len(mask) != 4:
-        mask = _read_mask(mask)
-    if type(buffer) is bytearray and not _JIT and len(buffer) <= _CHUNK:
-        # _translate_inplace, inline: at 8 B the call would cost a fifth.
-        t = _TABLES
-        buffer[0::4] = buffer[0::4].translate(t[mask[0]])
-        buffer[1::4] = buffer[1::4].translate(t[mask[1]])
-        buffer[2::4] = buffer[2::4].translate(t[mask[2]])
-        buffer[3::4] = buffer[3::4].translate(t[mask[3]])
-    else:
-        _mask_inplace(buffer, mask)
+    if type(buffer) is bytearray and type(offset) is int and type(mask) is bytes and len(mask) == 4 and offset >= 0:
+        _inplace(buffer, key_at(mask, offset) if offset & 3 else mask)
+        return
+    with _writable_view(buffer) as view:
+        key = _args.mask_key(mask)
+        mask_view(view, key_at(key, _args.offset_phase(offset)))
 
 
+@final
 class Masker:
     """Masks a stream in pieces, carrying the key phase from call to call.
 
     ``position`` is the number of bytes processed since creation or the last
     ``reset()``.  A Masker is not meant to be shared between threads.
+
+    Final (no subclasses).  ``copy.copy``, ``copy.deepcopy`` and pickle keep
+    the key and the position; a pickle loads under either implementation.
+    ``__init__`` called again starts afresh with the new key.
     """
 
     __slots__ = ("_mask", "_position")
 
-    def __init__(self, mask: Buffer) -> None:
-        self._mask = _read_mask(mask)
+    def __new__(cls, *args: object, **kwargs: object) -> Masker:
+        # An object made by __new__ alone has the all-zero key, as the
+        # compiled type's zeroed memory gives.
+        self = object.__new__(cls)
+        self._mask = b"\0\0\0\0"
         self._position = 0
+        return self
+
+    def __init__(self, mask: Buffer) -> None:
+        self._mask = _args.mask_key(mask)
+        self._position = 0
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        _args.final(cls)
 
     def process(self, data: Buffer) -> bytes:
         """Return the next piece of the stream, masked, as new bytes."""
-        result = _masked_copy(data, _key_at(self._mask, self._position))
-        self._position += len(result)
+        key = key_at(self._mask, self._position)
+        if type(data) is bytes:
+            n = len(data)
+            result = xor_bytes(data, n, key)
+        else:
+            with _args.view(data, "data") as view:
+                n = view.nbytes
+                result = xor_bytes(view if view.c_contiguous else gather(view), n, key)
+        self._position += n
         return result
 
     def process_inplace(self, buffer: Buffer) -> None:
         """Mask the next piece of the stream in place (a writable buffer)."""
-        self._position += _mask_inplace(buffer, _key_at(self._mask, self._position))
+        key = key_at(self._mask, self._position)
+        if type(buffer) is bytearray:
+            _inplace(buffer, key)
+            self._position += len(buffer)
+            return
+        with _writable_view(buffer) as view:
+            mask_view(view, key)
+            self._position += view.nbytes
 
     @property
     def position(self) -> int:
@@ -329,3 +308,17 @@ class Masker:
 
     def __repr__(self) -> str:
         return f"<wsfast.Masker position={self._position}>"
+
+    def __copy__(self) -> Masker:
+        twin = Masker(self._mask)
+        twin._position = self._position
+        return twin
+
+    def __deepcopy__(self, memo: object) -> Masker:
+        return self.__copy__()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_args.rebuild_masker, (self._mask,), self._position)
+
+    def __setstate__(self, state: object) -> None:
+        self._position = _args.masker_state(state)

@@ -1,11 +1,14 @@
 """Type stubs for the compiled UTF-8 validator (the same API as _utf8_py)."""
 
+from typing import final
+
 from typing_extensions import Buffer
 
 __all__ = ["validate_utf8", "Utf8Validator"]
 
 def validate_utf8(data: Buffer, /) -> bool: ...
 
+@final
 class Utf8Validator:
     def __init__(self) -> None: ...
     def feed(self, data: Buffer, /) -> bool: ...

@@ -14,6 +14,7 @@ from libc.stddef cimport ptrdiff_t
 from libc.stdint cimport uint32_t
 from libc.string cimport memcpy
 
+from wsfast import _args
 from wsfast import _simd as _wsfast_simd
 
 __all__ = ["validate_utf8", "Utf8Validator"]
@@ -172,14 +173,20 @@ def validate_utf8(data):
     return _feed_object(&state, data, &length) < 0 and state == WSF_U8_ACCEPT
 
 
+@cython.final
+@cython.auto_pickle(False)
 cdef class Utf8Validator:
     """Incremental, fail-fast UTF-8 validation of one message.
 
     ``feed()`` returns False at the earliest byte that cannot belong to valid
     UTF-8, also inside a code point split across feeds; once failed, the
     validator stays failed (later feeds return False and look at nothing but
-    the argument's type) until ``reset()``.  ``finish()`` only asks whether
-    the message could end here: it changes nothing.
+    whether the argument is a buffer) until ``reset()``.  ``finish()`` only
+    asks whether the message could end here: it changes nothing.
+
+    Final (no subclasses).  ``copy.copy``, ``copy.deepcopy`` and pickle keep
+    the whole state; a pickle loads under either implementation.
+    ``__init__`` called again is ``reset()``.
     """
 
     cdef uint32_t _state
@@ -191,13 +198,20 @@ cdef class Utf8Validator:
         self._fed = 0
         self._error = -1
 
+    def __init__(self):
+        self.reset()
+
     @cython.always_allow_keywords(False)
     def feed(self, data):
         """Validate the next bytes; False as soon as the message cannot be valid."""
         cdef Py_ssize_t r, length = 0
+        cdef Py_buffer view
         if self._error >= 0:
+            # Only whether data is a buffer (a released memoryview is not).
             if not PyObject_CheckBuffer(data):
-                raise TypeError(f"a bytes-like object is required, not {type(data).__name__!r}")
+                raise _args.not_buffer(data, "data")
+            PyObject_GetBuffer(data, &view, PyBUF_FULL_RO)
+            PyBuffer_Release(&view)
             return False
         r = _feed_object(&self._state, data, &length)
         if r >= 0:
@@ -230,3 +244,22 @@ cdef class Utf8Validator:
     def __repr__(self):
         return (f"<Utf8Validator fed={self._fed} at_boundary={self.at_boundary} "
                 f"error_offset={self.error_offset}>")
+
+    def __copy__(self):
+        cdef Utf8Validator twin = Utf8Validator.__new__(Utf8Validator)
+        twin._state = self._state
+        twin._fed = self._fed
+        twin._error = self._error
+        return twin
+
+    def __deepcopy__(self, memo):
+        return self.__copy__()
+
+    def __reduce__(self):
+        return (_args.rebuild_utf8_validator, (), (self._state, self._fed, self.error_offset))
+
+    def __setstate__(self, state):
+        dfa, fed, error = _args.utf8_validator_state(state)
+        self._state = dfa
+        self._fed = fed
+        self._error = -1 if error is None else error

@@ -11,8 +11,9 @@ end of a chunk.  docs/utf8.md has the details.
 from __future__ import annotations
 
 import codecs
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, Any, Optional, Union, final
 
+from . import _args
 from ._buffers import gather
 
 if TYPE_CHECKING:
@@ -125,6 +126,12 @@ def _feed_any(state: int, data: Buffer) -> tuple[int, int, int]:
     return err, state, len(raw)
 
 
+def first_invalid(data: bytes) -> int:
+    """The index of the first impossible byte of ``data``, or -1 when every
+    byte could still begin valid UTF-8 (it may end inside a code point)."""
+    return _feed(_ACCEPT, data, len(data))[0]
+
+
 def validate_utf8(data: Buffer, /) -> bool:
     """True if the bytes of ``data`` (any buffer) are complete, valid UTF-8."""
     if type(data) is bytes:
@@ -137,22 +144,38 @@ def validate_utf8(data: Buffer, /) -> bool:
     return err < 0 and state == _ACCEPT
 
 
+@final
 class Utf8Validator:
     """Incremental, fail-fast UTF-8 validation of one message.
 
     ``feed()`` returns False at the earliest byte that cannot belong to valid
     UTF-8, also inside a code point split across feeds; once failed, the
     validator stays failed (later feeds return False and look at nothing but
-    the argument's type) until ``reset()``.  ``finish()`` only asks whether
-    the message could end here: it changes nothing.
+    whether the argument is a buffer) until ``reset()``.  ``finish()`` only
+    asks whether the message could end here: it changes nothing.
+
+    Final (no subclasses).  ``copy.copy``, ``copy.deepcopy`` and pickle keep
+    the whole state; a pickle loads under either implementation.
+    ``__init__`` called again is ``reset()``.
     """
 
     __slots__ = ("_state", "_fed", "_error")
+    _state: int
+    _fed: int
+    _error: Optional[int]
+
+    def __new__(cls, *args: object, **kwargs: object) -> Utf8Validator:
+        # An object made by __new__ alone is a fresh validator, as the
+        # compiled type's __cinit__ makes it.
+        self = object.__new__(cls)
+        self.reset()
+        return self
 
     def __init__(self) -> None:
-        self._state = _ACCEPT
-        self._fed = 0
-        self._error: int | None = None
+        self.reset()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        _args.final(cls)
 
     def feed(self, data: Buffer, /) -> bool:
         """Validate the next bytes; False as soon as the message cannot be valid."""
@@ -166,7 +189,7 @@ class Utf8Validator:
                 self._fed += len(data)
                 return True
         if self._error is not None:
-            memoryview(data).release()  # TypeError for a non-buffer
+            _args.view(data, "data").release()  # TypeError for a non-buffer
             return False
         err, state, length = _feed_any(self._state, data)
         if err >= 0:
@@ -202,3 +225,17 @@ class Utf8Validator:
             f"<Utf8Validator fed={self._fed} at_boundary={self.at_boundary} "
             f"error_offset={self.error_offset}>"
         )
+
+    def __copy__(self) -> Utf8Validator:
+        twin = Utf8Validator()
+        twin._state, twin._fed, twin._error = self._state, self._fed, self._error
+        return twin
+
+    def __deepcopy__(self, memo: object) -> Utf8Validator:
+        return self.__copy__()
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_args.rebuild_utf8_validator, (), (self._state, self._fed, self._error))
+
+    def __setstate__(self, state: object) -> None:
+        self._state, self._fed, self._error = _args.utf8_validator_state(state)

@@ -18,10 +18,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import operator
 import re
 import secrets
-from typing import Collection, Iterable, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Collection, Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlsplit
+
+from . import _args
+from ._buffers import as_bytes
 
 __all__ = [
     "GUID",
@@ -196,12 +200,53 @@ class WebSocketURI(NamedTuple):
         return host if self.port == default else f"{host}:{self.port}"
 
 
+# ----------------------------------------------------------- argument types
+# The rules of the codec's arguments (docs/api.md) hold here too: a str is
+# not a list of names, a size is an int >= 0, bytes come from any buffer.
+
+
+def _names(value: object, what: str) -> List[str]:
+    """A list of str from a collection of them; TypeError for a lone str."""
+    if isinstance(value, (str, bytes, bytearray)):
+        raise TypeError(f"{what} must be a collection of str, not a single {type(value).__name__}")
+    names: List[str] = list(value)  # type: ignore[call-overload]
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"{what} must hold str, not {type(name).__name__}")
+    return names
+
+
+def _fields(value: object, what: str) -> List[Tuple[str, str]]:
+    """Header fields: (name, value) pairs of str."""
+    if isinstance(value, (str, bytes, bytearray)):
+        raise TypeError(f"{what} must be a collection of (name, value) pairs, not a single {type(value).__name__}")
+    fields: List[Tuple[str, str]] = []
+    for field in value:  # type: ignore[attr-defined]
+        if not (isinstance(field, (tuple, list)) and len(field) == 2 and all(isinstance(x, str) for x in field)):
+            raise TypeError(f"{what} must hold (name, value) pairs of str, not {field!r:.40}")
+        fields.append((field[0], field[1]))
+    return fields
+
+
+def _size(value: object, what: str) -> int:
+    size = operator.index(value)  # type: ignore[arg-type]
+    if size < 0:
+        raise ValueError(f"{what} must be >= 0, got {size}")
+    return size
+
+
+def _request(value: object) -> Request:
+    if not isinstance(value, Request):
+        raise TypeError(f"request must be a handshake.Request (see parse_request), not {type(value).__name__}")
+    return value
+
+
 # ---------------------------------------------------------------- accept key
 
 
 def accept_key(key: Union[str, bytes]) -> str:
     """Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 §4.2.2, step 5.4)."""
-    raw = key.encode("ascii") if isinstance(key, str) else bytes(key)
+    raw = key.encode("ascii") if isinstance(key, str) else as_bytes(_args.view(key, "key"))
     digest = hashlib.sha1(raw + GUID.encode("ascii")).digest()
     return base64.b64encode(digest).decode("ascii")
 
@@ -226,11 +271,15 @@ def head_length(buffer: Union[bytes, bytearray, memoryview], *, max_size: int = 
     ``max_size`` bytes came without it, so a peer cannot make the caller
     buffer without end.  Bytes past the head are the peer's first frames.
     """
-    view = bytes(buffer[:max_size])
+    max_size = _size(max_size, "max_size")
+    with _args.view(buffer, "buffer") as data:
+        size = data.nbytes
+        # Only the first max_size bytes are looked at (and copied).
+        view = as_bytes(data[:max_size] if data.ndim == 1 and data.itemsize == 1 else data)[:max_size]
     end = view.find(b"\r\n\r\n")
     if end >= 0:
         return end + 4
-    if len(buffer) >= max_size:
+    if size >= max_size:
         raise HandshakeError(f"head exceeds {max_size} bytes", 431)
     return None
 
@@ -239,7 +288,9 @@ def _split_head(
     head: Union[bytes, bytearray, memoryview], max_size: int, max_headers: int, status: Optional[int]
 ) -> tuple[str, Headers]:
     """(start line, headers) of one complete head, checked against RFC 7230 §3."""
-    data = bytes(head)
+    data = as_bytes(_args.view(head, "head"))
+    max_size = _size(max_size, "max_size")
+    max_headers = _size(max_headers, "max_headers")
     if len(data) > max_size:
         raise HandshakeError(f"head exceeds {max_size} bytes", 431 if status else None)
     if not data.endswith(b"\r\n\r\n"):
@@ -336,8 +387,8 @@ def negotiate_subprotocol(offered: Sequence[str], supported: Sequence[str]) -> O
     (they are case-sensitive).  None when nothing matches: the connection
     goes on without a subprotocol, and the client decides whether to stay.
     """
-    wanted = set(offered)
-    for name in supported:
+    wanted = set(_names(offered, "offered"))
+    for name in _names(supported, "supported"):
         if name in wanted:
             return name
     return None
@@ -349,7 +400,7 @@ def validate_request(request: Request, *, origins: Optional[Collection[str]] = N
     ``origins``: when given, the Origin field must be one of them (403
     otherwise, as §4.2.2 suggests); None accepts any or no Origin.
     """
-    if request.method != "GET":
+    if _request(request).method != "GET":
         raise HandshakeError(f"method must be GET, not {request.method}", 405, [("Allow", "GET")])
     version = _HTTP_VERSION.fullmatch(request.version)
     if version is None or version.group(1) != "1" or version.group(2) == "0":
@@ -375,7 +426,7 @@ def validate_request(request: Request, *, origins: Optional[Collection[str]] = N
     # Bytes after the head are read as frames, so a body would be misread.
     if "Transfer-Encoding" in headers or headers.get("Content-Length") not in (None, "0"):
         raise HandshakeError("an upgrade request has no body")
-    if origins is not None and headers.get("Origin") not in origins:
+    if origins is not None and headers.get("Origin") not in _names(origins, "origins"):
         raise HandshakeError(f"origin {headers.get('Origin')!r} not allowed", 403)
     return key
 
@@ -388,10 +439,12 @@ def build_response(key: str, subprotocol: Optional[str] = None, headers: HeaderP
         ("Sec-WebSocket-Accept", accept_key(key)),
     ]
     if subprotocol is not None:
+        if not isinstance(subprotocol, str):
+            raise TypeError(f"subprotocol must be a str or None, not {type(subprotocol).__name__}")
         if not _TOKEN.fullmatch(subprotocol):
             raise ValueError(f"invalid subprotocol {subprotocol!r}")
         fields.append(("Sec-WebSocket-Protocol", subprotocol))
-    fields += _check_fields(headers, _MANAGED_RESPONSE)
+    fields += _check_fields(_fields(headers, "headers"), _MANAGED_RESPONSE)
     return _head("HTTP/1.1 101 Switching Protocols", fields)
 
 
@@ -409,7 +462,7 @@ def server_handshake(
     implements none).  Raises HandshakeError with the status to answer.
     """
     key = validate_request(request, origins=origins)
-    chosen = negotiate_subprotocol(parse_subprotocols(request.headers), subprotocols)
+    chosen = negotiate_subprotocol(parse_subprotocols(request.headers), _names(subprotocols, "subprotocols"))
     return build_response(key, chosen, headers), chosen
 
 
@@ -418,6 +471,8 @@ def server_handshake(
 
 def parse_uri(uri: str) -> WebSocketURI:
     """Take a ``ws://`` or ``wss://`` URI apart (RFC 6455 §3); ValueError if it is not one."""
+    if not isinstance(uri, str):
+        raise TypeError(f"uri must be a str, not {type(uri).__name__}")
     try:
         parts = urlsplit(uri)
         port = parts.port
@@ -470,12 +525,13 @@ def client_request(
         ("Sec-WebSocket-Key", key),
         ("Sec-WebSocket-Version", "13"),
     ]
+    subprotocols = _names(subprotocols, "subprotocols")
     if subprotocols:
         for name in subprotocols:
             if not _TOKEN.fullmatch(name):
                 raise ValueError(f"invalid subprotocol {name!r}")
         fields.append(("Sec-WebSocket-Protocol", ", ".join(subprotocols)))
-    fields += _check_fields(headers, _MANAGED_REQUEST)
+    fields += _check_fields(_fields(headers, "headers"), _MANAGED_REQUEST)
     return _head(f"GET {target.resource} HTTP/1.1", fields), key
 
 
@@ -488,6 +544,8 @@ def check_response(
     offered.  Raises HandshakeError (status None) on any failure, including a
     non-101 status (the parsed response is then in the message only).
     """
+    expected = accept_key(key)
+    offered = _names(subprotocols, "subprotocols")
     resp = response if isinstance(response, Response) else parse_response(response)
     if resp.status != 101:
         raise HandshakeError(f"server answered {resp.status} {resp.reason}".rstrip(), None)
@@ -497,7 +555,7 @@ def check_response(
             raise HandshakeError("Upgrade header of the response must be websocket", None)
         if "upgrade" not in (t.lower() for t in headers.tokens("Connection")):
             raise HandshakeError("Connection header of the response must contain Upgrade", None)
-        if headers.get("Sec-WebSocket-Accept") != accept_key(key):
+        if headers.get("Sec-WebSocket-Accept") != expected:
             raise HandshakeError("Sec-WebSocket-Accept does not match the key", None)
         if headers.tokens("Sec-WebSocket-Extensions"):
             raise HandshakeError("server named an extension that was not offered", None)
@@ -507,6 +565,6 @@ def check_response(
         if exc.status is None:
             raise
         raise HandshakeError(str(exc), None) from None
-    if chosen is not None and chosen not in subprotocols:
+    if chosen is not None and chosen not in offered:
         raise HandshakeError(f"server chose subprotocol {chosen!r}, which was not offered", None)
     return chosen
