@@ -22,7 +22,6 @@ compressor, and a busy machine does not inflate it much.
 from __future__ import annotations
 
 import argparse
-import gc
 import importlib
 import json
 import os

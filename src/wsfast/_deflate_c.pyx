@@ -17,11 +17,10 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_XDECREF
 from libc.stdint cimport uint8_t
-from libc.string cimport memcpy
 
 from ._errors import ProtocolError
 from ._permessage_deflate import (DEFAULT_LEVEL, DEFAULT_MEM_LEVEL, busy_error, deflater_args,
-                                  final_class, inflate_error, inflater_args, no_copy)
+                                  inflate_error, inflater_args, no_copy)
 
 __all__ = ["Deflater", "Inflater"]
 
@@ -263,6 +262,8 @@ cdef enum:
     # use only during one compress() call or one message, so a few serve a
     # whole server; more are made (and freed again) only under concurrency.
     POOL_SIZE = 8
+    # The Python-level inflate()'s first output buffer, at least.
+    FIRST_ROOM = 4096
 
 cdef bytes EMPTY = b"\x00"
 
@@ -550,12 +551,12 @@ cdef class Inflater:
             self._busy = True
         try:
             used[0] = 0
-            if n > 0:
-                self._fed = True
             if self._strm == NULL:
                 if n == 0:
                     return 0
                 self._acquire()
+            if n > 0:
+                self._fed = True
             ended = self._ended
             if n >= INFLATE_NOGIL_FROM or cap >= INFLATE_NOGIL_ROOM:
                 with nogil:
@@ -637,8 +638,11 @@ cdef class Inflater:
             else:
                 src = inp.p
                 n = inp.n
-            # Room for a typical ratio first, then grown geometrically.
-            size = n * 4 + 64 if limit < 0 else min(limit, n * 4 + 64)
+            # Room for a generous ratio first (zlib's fast loop only runs
+            # while 258 bytes of room are left), then grown geometrically.
+            size = max(n * 8, FIRST_ROOM)
+            if limit >= 0:
+                size = min(limit, size)
             raw = wsf_bytes_new(size)
             while True:
                 room = size - total

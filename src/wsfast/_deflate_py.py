@@ -301,6 +301,7 @@ class Inflater:
                     break
                 self._obj = self._start()
             obj = self._obj
+            self._fed = True
             try:
                 chunk = obj.decompress(data, room)
             except self._zlib.error as exc:
@@ -338,8 +339,6 @@ class Inflater:
             raise busy_error(self)
         self._busy = True
         try:
-            if len(raw):
-                self._fed = True
             if self._pending:
                 raw = self._pending + bytes(raw)
                 self._pending = b""

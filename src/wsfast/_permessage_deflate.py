@@ -19,7 +19,7 @@ from ._errors import ProtocolError
 from .handshake import HandshakeError
 
 if TYPE_CHECKING:
-    from ._deflate_py import Deflater
+    from ._deflate_c import Deflater
 
 __all__ = ["PerMessageDeflate", "DeflateOptions"]
 
@@ -59,7 +59,7 @@ EMPTY_PAYLOAD = b"\x00"
 def check_int(name: str, value: object, low: int, high: int) -> int:
     """``value`` as an int in [low, high]: TypeError for non-integers, ValueError out of range."""
     try:
-        number = operator.index(value)  # type: ignore[call-overload]
+        number = operator.index(value)  # type: ignore[arg-type]
     except TypeError:
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
     if not low <= number <= high:
@@ -140,10 +140,6 @@ def inflate_error(detail: Optional[str]) -> ProtocolError:
 
 def busy_error(obj: object) -> RuntimeError:
     return RuntimeError(f"{type(obj).__name__} used from two threads at once")
-
-
-def closed_error(obj: object) -> RuntimeError:
-    return RuntimeError(f"{type(obj).__name__} is closed")
 
 
 # ------------------------------------------------------- agreed parameters
@@ -308,10 +304,11 @@ def _values(values: object) -> List[str]:
         return [values]
     if isinstance(values, (bytes, bytearray, memoryview)):
         raise TypeError("header values must be str (decoded as ISO-8859-1), not bytes")
-    out = list(values)  # type: ignore[call-overload]
-    for item in out:
+    out: List[str] = []
+    for item in values:  # type: ignore[attr-defined]
         if not isinstance(item, str):
             raise TypeError(f"header values must be str, not {type(item).__name__}")
+        out.append(item)
     return out
 
 
