@@ -136,9 +136,18 @@ def check_encoded(encode: Fn, messages: list) -> bool:
 # ------------------------------------------------------------------ decode
 
 def decode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
-    def wsfast(kind: str) -> Callable[..., Fn]:
+    def wsfast(kind: str, backend: str = "") -> Callable[..., Fn]:
         def make() -> Fn:
-            inflater = wsfast_name(kind, "Inflater")(_wsfast_params())
+            if backend:
+                module = _pure_on(backend)
+                before = module.BACKEND
+                module.use_backend(backend)
+                try:  # the back end is fixed when the inflater is made
+                    inflater = module.Inflater(_wsfast_params())
+                finally:
+                    module.use_backend(before)
+            else:
+                inflater = wsfast_name(kind, "Inflater")(_wsfast_params())
             inflate, finish = inflater.inflate, inflater.finish
 
             def decode(payload: bytes) -> bytes:
@@ -188,7 +197,8 @@ def decode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
 
     return {
         "wsfast": ("wsfast", wsfast("cython")),
-        "wsfast-pure": ("wsfast-pure", wsfast("python")),
+        "wsfast-pure": ("wsfast-pure", wsfast("python", "zlib")),
+        "wsfast-pure-zlib-ng": ("wsfast-variant", wsfast("python", "zlib-ng")),
         "websockets": ("peer", websockets),
         "aiohttp": ("peer", aiohttp),
         "wsproto": ("peer", wsproto),

@@ -524,3 +524,43 @@ def test_a_huge_offer_is_declined_without_backtracking() -> None:
                   "permessage-deflate" + "; a" * 5000 + " =",
                   '"' * 16000):
         assert PLAIN.accept(offer) is None
+
+
+# ------------------------------------------------------------------ interop
+
+
+def test_interop_with_websockets_negotiation() -> None:
+    pmd = pytest.importorskip("websockets.extensions.permessage_deflate")
+    headers = pytest.importorskip("websockets.headers")
+    # websockets' client offers; wsfast's server answers; websockets checks the answer.
+    for client in (pmd.ClientPerMessageDeflateFactory(),
+                   pmd.ClientPerMessageDeflateFactory(server_max_window_bits=10, client_max_window_bits=True,
+                                                      server_no_context_takeover=True)):
+        offer = headers.build_extension([(client.name, client.get_request_params())])
+        value, params = DeflateOptions().accept(offer)  # type: ignore[misc]
+        (name, response), = headers.parse_extension(value)
+        ext = client.process_response_params(response, [])
+        assert (ext.remote_max_window_bits, ext.local_max_window_bits) == (
+            params.server_max_window_bits, params.client_max_window_bits)
+        assert ext.remote_no_context_takeover == params.server_no_context_takeover
+    # wsfast's client offers; websockets' server answers; wsfast checks the answer.
+    for options in (DeflateOptions(), DeflateOptions(window_bits=9, peer_max_window_bits=11,
+                                                     peer_no_context_takeover=True)):
+        server = pmd.ServerPerMessageDeflateFactory(server_max_window_bits=12, client_max_window_bits=10)
+        (name, offered), = headers.parse_extension(options.offer())
+        response, ext = server.process_request_params(offered, [])
+        params = options.finalize(headers.build_extension([(name, response)]))
+        assert params is not None
+        assert (params.server_max_window_bits, params.client_max_window_bits) == (
+            ext.local_max_window_bits, ext.remote_max_window_bits)
+
+
+@pytest.mark.parametrize("offer", [
+    "permessage-deflate; client_max_window_bits",                     # Chrome, Firefox, Safari
+    "permessage-deflate; client_max_window_bits=15; server_max_window_bits=15",
+    "permessage-deflate; client_max_window_bits; server_no_context_takeover",
+    "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",  # uvicorn + websockets
+])
+def test_common_offers_are_accepted(offer: str) -> None:
+    value, params = DeflateOptions().accept(offer)  # type: ignore[misc]
+    assert params == agreed(value)

@@ -19,13 +19,14 @@ from cpython.ref cimport Py_DECREF, Py_XDECREF
 from libc.stdint cimport uint8_t
 
 from ._errors import ProtocolError
-from ._permessage_deflate import (DEFAULT_LEVEL, DEFAULT_MEM_LEVEL, busy_error, deflater_args,
-                                  inflate_error, inflater_args, no_copy)
+from ._permessage_deflate import (DEFAULT_LEVEL, DEFAULT_MEM_LEVEL, busy_error, check_max_length,
+                                  deflater_args, inflate_error, inflater_args, no_copy)
 
 __all__ = ["Deflater", "Inflater"]
 
 
 cdef extern from "Python.h":
+    Py_ssize_t PY_SSIZE_T_MAX
     bint PyBytes_CheckExact(object o)
     bint PyUnicode_Check(object o)
     const char *PyUnicode_AsUTF8AndSize(object o, Py_ssize_t *size) except NULL
@@ -72,25 +73,20 @@ cdef extern from *:
     }
 
     /* A stream, or NULL with *err set (Z_MEM_ERROR, Z_STREAM_ERROR...). */
-    static z_stream *wsf_deflate_new(int level, int mem_level, int wbits, int *err) {
+    static z_stream *wsf_stream_new(int deflating, int level, int mem_level, int wbits, int *err) {
         z_stream *s = (z_stream *)PyMem_RawCalloc(1, sizeof(z_stream));
         if (s == NULL) { *err = Z_MEM_ERROR; return NULL; }
         s->zalloc = wsf_zalloc;
         s->zfree = wsf_zfree;
-        *err = deflateInit2(s, level, Z_DEFLATED, -wbits, mem_level, Z_DEFAULT_STRATEGY);
+        if (deflating)
+            *err = deflateInit2(s, level, Z_DEFLATED, -wbits, mem_level, Z_DEFAULT_STRATEGY);
+        else
+            *err = inflateInit2(s, -wbits);
         if (*err != Z_OK) { PyMem_RawFree(s); return NULL; }
         return s;
     }
-
-    static z_stream *wsf_inflate_new(int wbits, int *err) {
-        z_stream *s = (z_stream *)PyMem_RawCalloc(1, sizeof(z_stream));
-        if (s == NULL) { *err = Z_MEM_ERROR; return NULL; }
-        s->zalloc = wsf_zalloc;
-        s->zfree = wsf_zfree;
-        *err = inflateInit2(s, -wbits);
-        if (*err != Z_OK) { PyMem_RawFree(s); return NULL; }
-        return s;
-    }
+    #define wsf_deflate_new(level, mem_level, wbits, err) wsf_stream_new(1, level, mem_level, wbits, err)
+    #define wsf_inflate_new(wbits, err) wsf_stream_new(0, 0, 0, wbits, err)
 
     static void wsf_deflate_free(z_stream *s) {
         if (s) { deflateEnd(s); PyMem_RawFree(s); }
@@ -102,6 +98,18 @@ cdef extern from *:
 
     /* zlib counts in uInt: feed at most this much per call. */
     #define WSF_STEP ((Py_ssize_t)1 << 30)
+
+    /* Give zlib the next step of input and of room, when it has used up the last. */
+    static void wsf_refill(z_stream *s, Py_ssize_t *in_left, Py_ssize_t *out_left) {
+        if (s->avail_in == 0 && *in_left) {
+            s->avail_in = (uInt)(*in_left < WSF_STEP ? *in_left : WSF_STEP);
+            *in_left -= s->avail_in;
+        }
+        if (s->avail_out == 0 && *out_left) {
+            s->avail_out = (uInt)(*out_left < WSF_STEP ? *out_left : WSF_STEP);
+            *out_left -= s->avail_out;
+        }
+    }
 
     /* Deflate src[0:n], then sync-flush, into dst[0:cap].  *done is set
        once the flush is complete; otherwise the room ran out: call again
@@ -117,15 +125,8 @@ cdef extern from *:
         s->avail_in = 0;
         s->avail_out = 0;
         for (;;) {
-            if (s->avail_in == 0 && in_left) {
-                s->avail_in = (uInt)(in_left < WSF_STEP ? in_left : WSF_STEP);
-                in_left -= s->avail_in;
-            }
-            if (s->avail_out == 0) {
-                if (!out_left) break;
-                s->avail_out = (uInt)(out_left < WSF_STEP ? out_left : WSF_STEP);
-                out_left -= s->avail_out;
-            }
+            wsf_refill(s, &in_left, &out_left);
+            if (s->avail_out == 0) break;
             flush = in_left ? Z_NO_FLUSH : Z_SYNC_FLUSH;
             ret = deflate(s, flush);
             if (ret == Z_BUF_ERROR) ret = Z_OK;  /* no progress possible: the checks below decide */
@@ -151,14 +152,7 @@ cdef extern from *:
         s->avail_in = 0;
         s->avail_out = 0;
         for (;;) {
-            if (s->avail_in == 0 && in_left) {
-                s->avail_in = (uInt)(in_left < WSF_STEP ? in_left : WSF_STEP);
-                in_left -= s->avail_in;
-            }
-            if (s->avail_out == 0 && out_left) {
-                s->avail_out = (uInt)(out_left < WSF_STEP ? out_left : WSF_STEP);
-                out_left -= s->avail_out;
-            }
+            wsf_refill(s, &in_left, &out_left);
             if (*ended) {
                 if (s->avail_in == 0) break;
                 inflateResetKeep(s);
@@ -614,17 +608,12 @@ cdef class Inflater:
     def inflate(self, data, max_length=None):
         """Up to ``max_length`` bytes (None: no bound) of the message, inflated from ``data``."""
         cdef Input inp
-        cdef Py_ssize_t limit = -1, size, room, got, used = 0, total = 0, n
+        cdef Py_ssize_t limit, size, room, got, used = 0, total = 0, n
         cdef const uint8_t *src
         cdef PyObject *raw = NULL
         _read(data, &inp, False)
         try:
-            if max_length is not None:
-                if not isinstance(max_length, int):
-                    raise TypeError(f"max_length must be an integer or None, not {type(max_length).__name__}")
-                if max_length < 0:
-                    raise ValueError("max_length must not be negative")
-                limit = max_length
+            limit = min(check_max_length(max_length), PY_SSIZE_T_MAX)
             if self._error is not None:
                 raise self._error
             if self._busy:

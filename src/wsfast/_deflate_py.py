@@ -33,6 +33,7 @@ How each rule maps onto the zlib module:
 from __future__ import annotations
 
 import os
+import sys
 import zlib as _stdlib_zlib
 from collections import deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple, Union
@@ -45,6 +46,7 @@ from ._permessage_deflate import (
     EMPTY_PAYLOAD,
     TAIL,
     busy_error,
+    check_max_length,
     deflater_args,
     final_class,
     inflate_error,
@@ -115,7 +117,26 @@ def _data(data: object) -> Union[bytes, memoryview]:
     return gather(view)
 
 
-class Deflater:
+class _Stream:
+    """Holds a zlib stream: never copied or pickled; its subclasses here are final."""
+
+    __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if cls.__bases__ != (_Stream,):
+            final_class(cls)
+
+    def __reduce__(self) -> Any:
+        no_copy(self)
+
+    def __copy__(self) -> Any:
+        no_copy(self)
+
+    def __deepcopy__(self, memo: object) -> Any:
+        no_copy(self)
+
+
+class Deflater(_Stream):
     """Compress this side's messages for permessage-deflate (RFC 7692 §7.2.1).
 
     ``Deflater(params, *, client=False, level=1, mem_level=5,
@@ -154,9 +175,6 @@ class Deflater:
         self._key = (_zlib, level_, mem, wbits)
         self._obj: Any = None  # the stream: made on first use (context takeover only)
         self._busy = False
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        final_class(cls)
 
     def _new(self) -> Any:
         zlib = self._key[0]
@@ -202,17 +220,8 @@ class Deflater:
         return (f"<Deflater level={self._level} mem_level={self._mem_level} window_bits={self._wbits} "
                 f"no_context_takeover={self._no_takeover}>")
 
-    def __reduce__(self) -> Any:
-        no_copy(self)
 
-    def __copy__(self) -> Any:
-        no_copy(self)
-
-    def __deepcopy__(self, memo: object) -> Any:
-        no_copy(self)
-
-
-class Inflater:
+class Inflater(_Stream):
     """Inflate the peer's compressed messages, piece by piece (RFC 7692 §7.2.2).
 
     Internal: the Decoders hold one.  ``Inflater(params, *, client=False)``
@@ -249,9 +258,6 @@ class Inflater:
         self._error: Optional[ProtocolError] = None
         self._busy = False
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        final_class(cls)
-
     # ------------------------------------------------------------- helpers
 
     def _remember(self, chunk: bytes) -> None:
@@ -283,6 +289,13 @@ class Inflater:
         self._ended = False
         return obj
 
+    def _enter(self) -> None:
+        if self._error is not None:
+            raise self._error
+        if self._busy:
+            raise busy_error(self)
+        self._busy = True
+
     def _fail(self, exc: BaseException) -> ProtocolError:
         self._error = inflate_error(str(exc).partition(": ")[2] or str(exc))
         self._obj = None
@@ -292,7 +305,8 @@ class Inflater:
         out: List[bytes] = []
         produced = 0
         while True:
-            room = 0 if max_length is None else max_length - produced
+            # zlib's module takes a C ssize_t: a larger bound is no bound.
+            room = 0 if max_length is None else min(max_length - produced, sys.maxsize)
             if max_length is not None and room == 0:
                 self._pending = bytes(data)
                 break
@@ -328,16 +342,8 @@ class Inflater:
         if isinstance(data, str):
             raise TypeError("a bytes-like object is required, not 'str'")
         raw = _data(data)
-        if max_length is not None:
-            if not isinstance(max_length, int):
-                raise TypeError(f"max_length must be an integer or None, not {type(max_length).__name__}")
-            if max_length < 0:
-                raise ValueError("max_length must not be negative")
-        if self._error is not None:
-            raise self._error
-        if self._busy:
-            raise busy_error(self)
-        self._busy = True
+        check_max_length(max_length)
+        self._enter()
         try:
             if self._pending:
                 raw = self._pending + bytes(raw)
@@ -349,11 +355,7 @@ class Inflater:
     def finish(self) -> None:
         """End the current message (RFC 7692 §7.2.2): ProtocolError if it did
         not end on a block boundary, or had no compressed byte at all."""
-        if self._error is not None:
-            raise self._error
-        if self._busy:
-            raise busy_error(self)
-        self._busy = True
+        self._enter()
         try:
             self._finish()
         finally:
@@ -391,12 +393,3 @@ class Inflater:
 
     def __repr__(self) -> str:
         return f"<Inflater window_bits={self._wbits} no_context_takeover={self._no_takeover}>"
-
-    def __reduce__(self) -> Any:
-        no_copy(self)
-
-    def __copy__(self) -> Any:
-        no_copy(self)
-
-    def __deepcopy__(self, memo: object) -> Any:
-        no_copy(self)

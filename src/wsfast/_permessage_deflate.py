@@ -86,6 +86,17 @@ def check_mem_level(value: object) -> int:
     return check_int("mem_level", value, 1, 9)
 
 
+def check_max_length(value: object) -> int:
+    """An inflate() bound: None means none (-1 here), else a non-negative int."""
+    if value is None:
+        return -1
+    if not isinstance(value, int):
+        raise TypeError(f"max_length must be an integer or None, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError("max_length must not be negative")
+    return value
+
+
 def check_params(value: object) -> "PerMessageDeflate":
     if not isinstance(value, PerMessageDeflate):
         raise TypeError(f"params must be a PerMessageDeflate, not {type(value).__name__}")
@@ -145,7 +156,59 @@ def busy_error(obj: object) -> RuntimeError:
 # ------------------------------------------------------- agreed parameters
 
 
-class PerMessageDeflate:
+class _Value:
+    """An immutable value: fields set once by ``_make``, compared, hashed,
+    shown and pickled by value; its subclasses here are final."""
+
+    __slots__: Tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if cls.__bases__ != (_Value,):
+            final_class(cls)
+
+    @classmethod
+    def _make(cls, values: Tuple[Any, ...]) -> Any:
+        self = object.__new__(cls)
+        for name, value in zip(cls.__slots__, values):
+            object.__setattr__(self, name, value)
+        return self
+
+    def _fields(self) -> Tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot set {name}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: cannot delete {name}")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._fields()))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in zip(self.__slots__, self._fields()))
+        return f"{type(self).__name__}({fields})"
+
+    def __reduce__(self) -> Tuple[Any, ...]:
+        return (_rebuild, (type(self), self._fields()))
+
+    def __copy__(self) -> Any:
+        return self
+
+    def __deepcopy__(self, memo: object) -> Any:
+        return self
+
+
+def _rebuild(cls: Any, fields: Tuple[Any, ...]) -> Any:
+    return cls(**dict(zip(cls.__slots__, fields)))
+
+
+class PerMessageDeflate(_Value):
     """The parameters both sides agreed (RFC 7692 §7.1), immutable.
 
     ``server_no_context_takeover``: the server starts every message with an
@@ -181,50 +244,7 @@ class PerMessageDeflate:
             check_window_bits("server_max_window_bits", server_max_window_bits),
             check_window_bits("client_max_window_bits", client_max_window_bits),
         )
-        self = object.__new__(cls)
-        for name, value in zip(cls.__slots__, values):
-            object.__setattr__(self, name, value)
-        return self
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        final_class(cls)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"PerMessageDeflate is immutable: cannot set {name}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"PerMessageDeflate is immutable: cannot delete {name}")
-
-    def _fields(self) -> Tuple[bool, bool, int, int]:
-        return (self.server_no_context_takeover, self.client_no_context_takeover,
-                self.server_max_window_bits, self.client_max_window_bits)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PerMessageDeflate):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __hash__(self) -> int:
-        return hash((PerMessageDeflate, self._fields()))
-
-    def __repr__(self) -> str:
-        return ("PerMessageDeflate("
-                + ", ".join(f"{name}={value!r}" for name, value in zip(self.__slots__, self._fields()))
-                + ")")
-
-    def __reduce__(self) -> Tuple[Any, ...]:
-        return (_rebuild, self._fields())
-
-    def __copy__(self) -> "PerMessageDeflate":
-        return self
-
-    def __deepcopy__(self, memo: object) -> "PerMessageDeflate":
-        return self
-
-
-def _rebuild(server_nct: bool, client_nct: bool, server_bits: int, client_bits: int) -> PerMessageDeflate:
-    return PerMessageDeflate(server_no_context_takeover=server_nct, client_no_context_takeover=client_nct,
-                             server_max_window_bits=server_bits, client_max_window_bits=client_bits)
+        return cls._make(values)  # type: ignore[no-any-return]
 
 
 # ----------------------------------------------------------- header syntax
@@ -389,7 +409,7 @@ def _format(agreed: PerMessageDeflate, *, server_bits: bool, client_bits: bool) 
 # ------------------------------------------------------------------ options
 
 
-class DeflateOptions:
+class DeflateOptions(_Value):
     """What one endpoint is willing to do with permessage-deflate, and how it compresses.
 
     The options speak for *this* side, whichever role it plays:
@@ -445,44 +465,7 @@ class DeflateOptions:
             check_level(level),
             check_mem_level(mem_level),
         )
-        self = object.__new__(cls)
-        for name, value in zip(cls.__slots__, values):
-            object.__setattr__(self, name, value)
-        return self
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        final_class(cls)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"DeflateOptions is immutable: cannot set {name}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"DeflateOptions is immutable: cannot delete {name}")
-
-    def _fields(self) -> Tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, DeflateOptions):
-            return NotImplemented
-        return self._fields() == other._fields()
-
-    def __hash__(self) -> int:
-        return hash((DeflateOptions, self._fields()))
-
-    def __repr__(self) -> str:
-        return ("DeflateOptions("
-                + ", ".join(f"{name}={value!r}" for name, value in zip(self.__slots__, self._fields()))
-                + ")")
-
-    def __reduce__(self) -> Tuple[Any, ...]:
-        return (_rebuild_options, self._fields())
-
-    def __copy__(self) -> "DeflateOptions":
-        return self
-
-    def __deepcopy__(self, memo: object) -> "DeflateOptions":
-        return self
+        return cls._make(values)  # type: ignore[no-any-return]
 
     # ---------------------------------------------------------------- client
 
@@ -620,6 +603,3 @@ class DeflateOptions:
         return Deflater(params, client=client, level=self.level, mem_level=self.mem_level,
                         window_bits=self.window_bits, no_context_takeover=self.no_context_takeover)
 
-
-def _rebuild_options(*fields: Any) -> DeflateOptions:
-    return DeflateOptions(**dict(zip(DeflateOptions.__slots__, fields)))
