@@ -627,9 +627,11 @@ cdef class Inflater:
             else:
                 src = inp.p
                 n = inp.n
-            # Room for a generous ratio first (zlib's fast loop only runs
-            # while 258 bytes of room are left), then grown geometrically.
-            size = max(n * 8, FIRST_ROOM)
+            # Room for JSON's usual ratio first (and never less than
+            # FIRST_ROOM: zlib's fast loop only runs while 258 bytes of room
+            # are left), then grown geometrically: a larger first guess costs
+            # page faults on large messages.
+            size = max(n * 4, FIRST_ROOM)
             if limit >= 0:
                 size = min(limit, size)
             raw = wsf_bytes_new(size)
