@@ -66,7 +66,7 @@ __all__ = ["Deflater", "Inflater"]
 PROBE = b"\x01\x00\x00\xff\xff"
 # Stream objects kept per setting for the no-context-takeover side; more
 # than this many at once only happen with that many threads compressing.
-POOL_SIZE = 4
+POOL_SIZE = 8
 
 
 def _load_backend(name: str) -> Any:
@@ -194,10 +194,13 @@ class Deflater(_Stream):
         try:
             if self._no_takeover:
                 return self._compress_pooled(raw)
-            if self._obj is None:
-                self._obj = self._new()
-            obj = self._obj
+            obj = self._obj if self._obj is not None else self._new()
+            # Kept only once the whole message went through: after an error
+            # the next message starts from an empty window, which every
+            # peer inflates, never from a half-fed one.
+            self._obj = None
             out: bytes = obj.compress(raw) + obj.flush(self._key[0].Z_SYNC_FLUSH)
+            self._obj = obj
         finally:
             self._busy = False
         return out[:-4]
