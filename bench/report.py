@@ -18,14 +18,18 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
 Key = Tuple[str, str, int]  # (operation, variant, size)
-OPS = ["mask_inplace", "apply_mask", "utf8", "decoder", "encode_frame"]
+OPS = ["mask_inplace", "apply_mask", "utf8", "decoder", "encode_frame", "deflate_encode", "deflate_decode"]
 OP_LABEL = {
     "mask_inplace": "in-place mask",
     "apply_mask": "apply_mask",
     "utf8": "UTF-8 validate",
     "decoder": "Decoder, 64 KiB reads",
     "encode_frame": "encode_frame",
+    "deflate_encode": "permessage-deflate compress, 1 message",
+    "deflate_decode": "permessage-deflate inflate, 1 message",
 }
+# Operations shown against each peer in turn (every peer must be beaten).
+PER_PEER_OPS = ["deflate_encode", "deflate_decode"]
 
 
 @dataclass
@@ -241,6 +245,28 @@ def header(machine: dict, stat: str) -> List[str]:
     return lines
 
 
+def per_peer_table(table: Dict[Key, Dict[str, Result]]) -> List[str]:
+    """wsfast's speed over each peer (their time / ours), per operation and size."""
+    keys = sorted((k for k in table if k[0] in PER_PEER_OPS), key=lambda k: (PER_PEER_OPS.index(k[0]), k[1], k[2]))
+    peers = sorted({r.contender for k in keys for r in table[k].values() if r.kind.startswith("peer")})
+    if not keys:
+        return []
+    lines = ["| operation | size | wsfast | pure twin | " + " | ".join(f"vs {p}" for p in peers) + " |",
+             "|---|---|---|---|" + "---|" * len(peers)]
+    for key in keys:
+        op, variant, size = key
+        res = table[key]
+        wsfast = res.get("wsfast")
+        cells = []
+        for peer in peers:
+            theirs = res.get(peer)
+            cells.append(f"{theirs.seconds / wsfast.seconds:.2f}x" if wsfast and theirs else "–")
+        label = OP_LABEL.get(op, op) + (f", {variant}" if variant else "")
+        lines.append(f"| {label} | {human(size)} | {fmt(wsfast, op, size)} | {fmt(res.get('wsfast-pure'), op, size)} | "
+                     + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("json", nargs="+",
@@ -258,6 +284,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     if len(args.json) > 1:
         out[0] += f" Best of {len(args.json)} runs per row."
     out += ["", "### Results", ""] + results_table(table)
+    per_peer = per_peer_table(table)
+    if per_peer:
+        out += ["", "### wsfast against each peer (their time / wsfast's)", ""] + per_peer
     out += ["", "### Performance targets", ""] + targets_table(table)
     print("\n".join(out))
     return 0

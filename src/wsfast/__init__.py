@@ -15,6 +15,8 @@ from ._mask import Masker, apply_mask, apply_mask_inplace
 from ._utf8 import Utf8Validator, validate_utf8
 from ._frames import encode_close, encode_frame, parse_close, parse_header
 from ._decoder import Decoder
+from ._permessage_deflate import DeflateOptions, PerMessageDeflate
+from ._deflate import Deflater
 from . import handshake
 
 __version__ = "0.1.0"
@@ -53,5 +55,8 @@ __all__ = [
     "ProtocolError",
     "InvalidUTF8",
     "MessageTooBig",
+    "PerMessageDeflate",
+    "DeflateOptions",
+    "Deflater",
     "handshake",
 ]

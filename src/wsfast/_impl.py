@@ -14,7 +14,7 @@ import types
 from typing import TYPE_CHECKING
 
 # The accelerated units, each a triplet: _<unit>_py.py, _<unit>_c.pyx, _<unit>.py.
-UNITS = ("mask", "utf8", "frames", "decoder")
+UNITS = ("mask", "utf8", "frames", "decoder", "deflate")
 KINDS = ("python", "cython")
 
 
@@ -34,6 +34,8 @@ PUBLIC = {
     "encode_close": "frames",
     "parse_close": "frames",
     "Decoder": "decoder",
+    "Deflater": "deflate",
+    "Inflater": "deflate",
 }
 
 

@@ -1,0 +1,72 @@
+"""permessage-deflate: one message compressed, or inflated, per call, against the peers.
+
+Context takeover, window 15, memLevel 8 and the same level for everyone
+(bench/deflate_contenders.py).  Each call takes the next message of a stream
+of distinct JSON-like messages (bench/deflate_workload.py), so the window
+holds earlier messages, as on a real connection, without ever holding the
+same one.  Decoding inflates, in order, the stream the standard library
+compressed.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable
+
+import pytest
+from deflate_contenders import check_encoded, compressed_stream, decode_contenders, encode_contenders
+from deflate_workload import SIZES, stream
+
+from conftest import record, run
+from contenders import Unavailable, prepare
+
+LEVELS = [1, 6]
+ENCODERS = encode_contenders()
+DECODERS = decode_contenders()
+
+
+def cycling(fn: Callable[[bytes], bytes], items: list) -> Callable[[], bytes]:
+    """Each call handles the next item; the stream wraps around in order
+    (the same for every contender: one ``next`` a call)."""
+    it = itertools.cycle(items)
+    return lambda: fn(next(it))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{s}B" for s in SIZES])
+@pytest.mark.parametrize("level", LEVELS, ids=[f"level{lv}" for lv in LEVELS])
+@pytest.mark.parametrize("name", list(ENCODERS))
+def test_deflate_encode(benchmark: Any, name: str, level: int, size: int) -> None:
+    kind, factory = ENCODERS[name]
+    messages = stream(size)
+    record(benchmark, op="deflate_encode", variant=f"level {level}", size=size, contender=name,
+           kind=kind, nbytes=size)
+    try:
+        check = prepare(kind, name, factory, level)
+        if not check_encoded(check, messages[:4]):
+            raise AssertionError(f"{name} gave a wrong result; refusing to time it")
+        encode = prepare(kind, name, factory, level)
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    # A first pass fills the window, so that timing starts on a warm connection.
+    for m in messages:
+        encode(m)
+    run(benchmark, cycling(encode, messages))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{s}B" for s in SIZES])
+@pytest.mark.parametrize("level", LEVELS, ids=[f"level{lv}" for lv in LEVELS])
+@pytest.mark.parametrize("name", list(DECODERS))
+def test_deflate_decode(benchmark: Any, name: str, level: int, size: int) -> None:
+    kind, factory = DECODERS[name]
+    messages = stream(size)
+    payloads = compressed_stream(messages, level)
+    record(benchmark, op="deflate_decode", variant=f"level {level}", size=size, contender=name,
+           kind=kind, nbytes=size)
+    try:
+        decode = prepare(kind, name, factory)
+        if [decode(p) for p in payloads] != messages:
+            raise AssertionError(f"{name} gave a wrong result; refusing to time it")
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    run(benchmark, cycling(decode, payloads))
+
