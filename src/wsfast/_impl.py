@@ -33,6 +33,8 @@ PUBLIC = {
     "encode_close": "frames",
     "parse_close": "frames",
     "Decoder": "decoder",
+    "ServerConnection": "connection",
+    "ClientConnection": "connection",
 }
 
 
