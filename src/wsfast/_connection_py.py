@@ -302,6 +302,9 @@ class _Connection:
         """Start the closing handshake (§7.1.2); the peer's Close completes it."""
         payload = encode_close(code, reason)
         self._check_send("close")
+        if self._pending is not None:
+            # The connection answers the peer's Close (or a failure) itself.
+            raise closed_error("close", self._why)
         self._out.append(encode_frame(_CLOSE, payload, mask=self._mask))
         self._close_sent = True
         self._why = "close() was called"
