@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import http
 import operator
-from typing import TYPE_CHECKING, Collection, Iterable, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Collection, Iterable, Optional, Sequence, Tuple, Union, cast
 
 from . import handshake
 from ._errors import ConnectionClosed, ProtocolError
@@ -94,7 +94,8 @@ def read_request(
     Raises handshake.HandshakeError carrying the status to answer with.
     """
     request = handshake.parse_request(head)
-    key = handshake.validate_request(request, origins=origins)
+    # A None item stands for requests without an Origin field.
+    key = handshake.validate_request(request, origins=cast(Optional[Collection[str]], origins))
     return request, key, handshake.parse_subprotocols(request.headers)
 
 

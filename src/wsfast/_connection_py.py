@@ -88,7 +88,8 @@ class _Connection:
     def _reset(self, client: bool, decoder: Decoder) -> None:
         self._client = client
         self._mask: Optional[bool] = True if client else None
-        self._decoder = decoder
+        # Typed loosely: its events are a subset of this connection's.
+        self._decoder: Any = decoder
         # Bytes of the opening handshake's head so far; None once past it.
         self._head: Optional[bytes] = b""
         self._out: List[bytes] = []
@@ -169,7 +170,7 @@ class _Connection:
         if self._head is not None:
             return self._handshake(data)
         try:
-            events = self._decoder.feed(data)
+            events: List[Event] = self._decoder.feed(data)
         except ProtocolError as exc:
             return self._failed(exc)
         for event in events:
@@ -179,12 +180,11 @@ class _Connection:
 
     def _control(self, event: Event) -> None:
         """React to a control event on the peer's behalf."""
-        kind = type(event)
-        if kind is Ping:
+        if isinstance(event, Ping):
             # Once a Close is decided nothing but it may follow (§5.5.1).
             if not self._close_sent and self._pending is None:
                 self._out.append(encode_frame(_PONG, event.payload, mask=self._mask))
-        elif kind is Close:
+        elif isinstance(event, Close):
             code = event.code
             self._close_rcvd = True
             self._close_code = 1005 if code is None else code
@@ -201,7 +201,7 @@ class _Connection:
 
     def _failed(self, exc: ProtocolError) -> List[Event]:
         """The peer broke the protocol: keep the events before it, end with a Close event."""
-        events: List[Event] = list(exc.events)
+        events: List[Event] = list(exc.events)  # type: ignore[arg-type]  # the Decoder's events
         for event in events:
             if type(event) is not Message:
                 self._control(event)
@@ -499,6 +499,7 @@ class ClientConnection(_Connection):
         self._response = response
         if error is not None:
             return self._refused(error)
+        assert response is not None  # parsed, or error would be set
         self._subprotocol = subprotocol
         self._open = True
         return [response]
