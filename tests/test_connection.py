@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import array
 import copy
+import gc
 import pickle
 import struct
+import sys
+import tracemalloc
 from typing import Any, List, Optional, Tuple
 
 import pytest
@@ -803,3 +806,30 @@ def test_nothing_the_peer_sends_raises(impl: Any, stream: bytes, cut: int) -> No
         assert closes == [len(events) - 1]
         conn.data_to_send()
         assert conn.closed or (role == "client" and conn.state is ConnectionState.CLOSING)
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="tracemalloc traces CPython allocations only")
+@pytest.mark.parametrize("size", [100, 60_000])
+def test_idle_connection_holds_no_large_buffer(impl: Any, size: int) -> None:
+    """After a message, an idle connection keeps neither its message's buffer nor its output."""
+    frame = raw(0x81, b"h" * size)
+    request, _ = request_bytes()
+    conns = []
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(50):
+            conn = impl.ServerConnection()
+            conn.receive_data(request)
+            conn.accept()
+            for event in conn.receive_data(frame):
+                conn.send(event.data)
+            assert len(conn.data_to_send()) > size
+            conns.append(conn)
+        gc.collect()
+        held = (tracemalloc.get_traced_memory()[0] - before) / len(conns)
+    finally:
+        tracemalloc.stop()
+    # The Request with its headers is most of it (about 1.8 KB).
+    assert held < 8192

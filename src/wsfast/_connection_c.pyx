@@ -14,6 +14,7 @@ cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.mem cimport PyMem_Free
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdint cimport uint8_t, uint64_t
@@ -54,6 +55,9 @@ cdef extern from "Python.h":
     const char *PyUnicode_AsUTF8AndSize(object s, Py_ssize_t *size) except NULL
     int _PyBytes_Resize(PyObject **pv, Py_ssize_t newsize) except -1
 
+
+cdef enum:
+    IDLE_BUFFER = 4096
 
 cdef object _Message = Message
 cdef object _Ping = Ping
@@ -280,10 +284,21 @@ cdef class _Connection:
 
     cdef list _decode(self, const uint8_t *p, Py_ssize_t n):
         # The one place that reaches into the compiled Decoder: its C entry,
-        # past feed()'s argument handling (the bytes are already a pointer).
-        if self._decoder._closed:
+        # past feed()'s argument handling (the bytes are already a pointer),
+        # and its message buffer, which the Decoder keeps between messages
+        # up to 64 KiB.  Between messages a connection keeps at most
+        # IDLE_BUFFER of it: thousands of quiet connections must not each
+        # hold the buffer of the largest message they once received.
+        cdef Decoder decoder = self._decoder
+        cdef list events
+        if decoder._closed:
             return []
-        return self._decoder._run(p, n)
+        events = decoder._run(p, n)
+        if decoder._buf_cap > IDLE_BUFFER and decoder._msg_opcode == 0:
+            PyMem_Free(decoder._buf)
+            decoder._buf = NULL
+            decoder._buf_cap = 0
+        return events
 
     cdef int _control(self, object event) except -1:
         """React to a control event on the peer's behalf."""
