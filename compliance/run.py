@@ -48,7 +48,10 @@ EXAMPLES = ROOT / "examples"
 # which together cover every offer and both fragmented and whole messages.
 CASE_SETS: Dict[str, Tuple[List[str], int]] = {
     "core": ([f"{n}.*" for n in range(1, 11)], 301),
-    "deflate": ([f"{g}.*.{c}" for g in (12, 13) for c in (1, 4, 11)], 36),
+    # wstest matches a pattern at the start of an id only ("12.*.1" would take
+    # 12.1.10 too), so the subset is spelled out.
+    "deflate": ([f"{g}.{s}.{c}" for g, groups in ((12, 5), (13, 7)) for s in range(1, groups + 1)
+                 for c in (1, 4, 11)], 36),
     "deflate-all": (["12.*", "13.*"], 216),
 }
 GOOD = {"OK", "INFORMATIONAL"}
