@@ -118,7 +118,7 @@ cdef class _Connection:
     @property
     def state(self):
         """CONNECTING, OPEN, CLOSING, or CLOSED once over and all output handed out."""
-        if self._done and self._olen == 0 and self._pending is None and not self._hold:
+        if self.closed:
             return _CLOSED
         if not self._open:
             return _CONNECTING

@@ -112,7 +112,7 @@ class _Connection:
     @property
     def state(self) -> ConnectionState:
         """CONNECTING, OPEN, CLOSING, or CLOSED once over and all output handed out."""
-        if self._done and not self._out and self._pending is None and not self._hold:
+        if self.closed:
             return _CLOSED
         if not self._open:
             return _CONNECTING
