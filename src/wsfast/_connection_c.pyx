@@ -483,7 +483,7 @@ cdef class _Connection:
                 self._write(<const uint8_t *>PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))
                 self._close_sent = True
             if self._close_code is None:
-                self._close_code = code
+                self._close_code = 1005 if code is None else operator.index(code)  # validated by encode_close
                 self._close_reason = reason
             self._why = self._why or "fail() was called"
             self._end()

@@ -327,7 +327,7 @@ class _Connection:
             self._out.append(encode_frame(_CLOSE, payload, mask=self._mask))
             self._close_sent = True
         if self._close_code is None:
-            self._close_code = code
+            self._close_code = 1005 if code is None else operator.index(code)  # validated by encode_close
             self._close_reason = reason
         self._why = self._why or "fail() was called"
         self._end()
