@@ -165,6 +165,31 @@ def test_frames_behind_the_request_are_decoded_and_replies_held(impl: Any) -> No
     assert as_tuples(decode(impl, out[head_end:], client=True)) == [("Pong", b"p")]
 
 
+def test_pings_before_accept_hold_one_pong(impl: Any) -> None:
+    # Held output is invisible to the I/O layer's flow control: it stays bounded.
+    pings = b"".join(raw(0x89, str(i).encode()) for i in range(1000))
+    server, events = server_with_request(impl, pings)
+    assert len(events) == 1001
+    server.accept()
+    out = server.data_to_send()
+    head_end = hs.head_length(out)
+    assert head_end is not None
+    assert as_tuples(decode(impl, out[head_end:], client=True)) == [("Pong", b"999")]
+
+
+def test_head_trickled_byte_by_byte_to_the_limit(impl: Any) -> None:
+    """A head of MAX_HEAD_SIZE bytes without its end, one byte a call (each call
+    searches only the new bytes): answered 431 at the last byte."""
+    server = impl.ServerConnection()
+    head = b"GET / HTTP/1.1\r\nX: ".ljust(hs.MAX_HEAD_SIZE, b"a")
+    for i in range(len(head)):
+        assert server.receive_data(head[i : i + 1]) == []
+        if server.error is not None:
+            break
+    assert i == hs.MAX_HEAD_SIZE - 1
+    assert server.data_to_send().startswith(b"HTTP/1.1 431 ")
+
+
 def test_close_behind_the_request(impl: Any) -> None:
     server, events = server_with_request(impl, raw(0x88, close_payload(1001)))
     assert events[1] == Close(1001, "")

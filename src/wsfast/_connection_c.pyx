@@ -96,7 +96,7 @@ cdef class _Connection:
     cdef int _reset(self, bint client, Decoder decoder) except -1:
         self._client = client
         self._decoder = decoder
-        self._head = b""
+        self._head = bytearray()
         self._drop_output()
         self._pending = None
         self._open = False
@@ -306,6 +306,11 @@ cdef class _Connection:
         if type(event) is _Ping:
             # Once a Close is decided nothing but it may follow (§5.5.1).
             if not self._close_sent and self._pending is None:
+                if self._hold:
+                    # Held output is out of the I/O layer's sight, so a client
+                    # pinging before accept() must not grow it: only the latest
+                    # Pong is kept (RFC 6455 §5.5.3 allows it).
+                    self._drop_output()
                 payload = event[0]
                 self._frame(0x8A, <const uint8_t *>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
         elif type(event) is _Close:
@@ -362,18 +367,21 @@ cdef class _Connection:
     cdef list _handshake(self, bytes data):
         """Gather the peer's handshake head; act on it once whole."""
         cdef list events
-        head = self._head + data if self._head else data
+        cdef bytearray head = self._head
+        cdef Py_ssize_t searched = max(0, len(head) - 3)
+        cdef bytes rest
+        head += data
+        # Only the new bytes are searched for the blank line: a head trickled
+        # byte by byte costs linear time, not quadratic.
+        if len(head) < handshake.MAX_HEAD_SIZE and head.find(b"\r\n\r\n", searched) < 0:
+            return []
+        self._head = None
         try:
             end = handshake.head_length(head)
         except handshake.HandshakeError as exc:  # over MAX_HEAD_SIZE without its end
-            self._head = None
             return self._refused(exc)
-        if end is None:
-            self._head = head
-            return []
-        self._head = None
-        events = self._head_received(head[:end])
-        rest = head[end:]
+        events = self._head_received(bytes(head[:end]))
+        rest = bytes(head[end:])
         if rest and self._receiving:
             events += self._frames(<const uint8_t *>PyBytes_AS_STRING(rest), PyBytes_GET_SIZE(rest))
         return events
