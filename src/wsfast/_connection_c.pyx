@@ -222,7 +222,8 @@ cdef class _Connection:
     cdef bytes _take_output(self):
         cdef PyObject *o = self._obuf
         cdef bytes out
-        if o == NULL:
+        if o == NULL or self._olen == 0:
+            self._drop_output()
             return b""
         if self._olen < self._ocap:
             if _PyBytes_Resize(&self._obuf, self._olen) < 0:
