@@ -1,9 +1,11 @@
 """Build the compiled half of wsfast.
 
 Every accelerated unit is a Cython module (`src/wsfast/_<unit>_c.pyx`) linked
-with its C kernels from `src/wsfast/_csrc/<unit>_<isa>.c`.  Each kernel file is
-compiled on its own with the flags of its instruction set (AVX2 code is only
-ever *run* after the CPU says it can); nothing is built with -march=native.
+with its C kernels from `src/wsfast/_csrc/<unit>_<level>.c`, one file per SIMD
+level of `_csrc/wsf_levels.h` (the table of levels: their architecture, compiler
+flags and CPU features).  Each kernel file is compiled on its own with the
+flags of its level (AVX2 code is only ever *run* after the CPU says it can);
+nothing is built with -march=native.
 
 If compiling fails, the install goes on as pure Python and says so loudly,
 unless WSFAST_REQUIRE_EXTENSIONS=1, which turns the failure into an error.
@@ -15,10 +17,12 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import sys
 import sysconfig
 import traceback
 from pathlib import Path
+from typing import NamedTuple
 
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
@@ -43,7 +47,12 @@ IS_CPYTHON = platform.python_implementation() == "CPython"
 
 
 def _target_arch() -> str:
-    """The architecture we compile *for* (honours cross builds)."""
+    """The `arch` column of wsf_levels.h we compile for (honours cross builds).
+
+    "ANY" means portable kernels only: a universal2 build (which compiles
+    every file for two architectures at once, so ISA flags would break one
+    half) or a CPU without kernels of its own.
+    """
     plat = os.environ.get("_PYTHON_HOST_PLATFORM") or sysconfig.get_platform()
     plat = plat.lower()
     archflags = os.environ.get("ARCHFLAGS", "")
@@ -52,35 +61,72 @@ def _target_arch() -> str:
         if len(archs) == 1:
             plat = archs[0]
         elif len(archs) > 1:
-            # A universal2 build compiles every file for both; ISA flags
-            # would break the arm64 half, so only portable kernels.
-            return "universal"
+            return "ANY"
     if any(a in plat for a in ("aarch64", "arm64")):
-        return "arm64"
-    if any(a in plat for a in ("x86_64", "amd64", "win-amd64", "x64")):
-        return "x86_64"
-    if any(a in plat for a in ("i686", "i386", "win32", "x86")):
-        return "x86"
-    return "other"
+        return "ARM64"
+    if any(a in plat for a in ("x86_64", "amd64", "i686", "i386", "win32", "x64", "x86")):
+        return "X86"
+    return "ANY"
 
 
-# Per instruction set: compiler flags (unix-style, MSVC).  A kernel file
-# `<unit>_<isa>.c` guards its body with the matching architecture macros, so a
-# file for another architecture compiles to nothing.
-ISA_FLAGS = {
-    "portable": ([], []),
-    "scalar": ([], []),
-    "sse2": (["-msse2"], []),
-    "ssse3": (["-mssse3"], []),
-    "avx2": (["-mavx2"], ["/arch:AVX2"]),
-    "neon": ([], []),
-}
-ISA_ARCHS = {
-    "sse2": ("x86_64", "x86"),
-    "ssse3": ("x86_64", "x86"),
-    "avx2": ("x86_64", "x86"),
-    "neon": ("arm64",),
-}
+class Level(NamedTuple):
+    """One row of src/wsfast/_csrc/wsf_levels.h (that file documents the columns)."""
+
+    name: str
+    arch: str
+    cc_flags: list[str]
+    msvc_flags: list[str]
+    features: str
+    borrows: str
+
+
+_LEVEL_ROW = re.compile(
+    r'^WSF_LEVEL\(\s*(\w+)\s*,\s*(\w+)\s*,\s*"([^"]*)"\s*,\s*"([^"]*)"\s*,\s*([^,]+?)\s*,\s*(\w+)\s*\)\s*$',
+    re.MULTILINE,
+)
+
+
+def read_levels(csrc: Path = CSRC) -> list[Level]:
+    """The SIMD levels, least preferred first, as wsf_levels.h lists them."""
+    text = (csrc / "wsf_levels.h").read_text()
+    rows = _LEVEL_ROW.findall(text)
+    if len(rows) != len(re.findall(r"^WSF_LEVEL\(", text, re.MULTILINE)):
+        raise ValueError("wsf_levels.h: a row does not have the form its header comment describes")
+    levels = [Level(name, arch, cc.split(), msvc.split(), features, borrows)
+              for name, arch, cc, msvc, features, borrows in rows]
+    names = [lv.name for lv in levels]
+    if not levels or names[0] != "portable" or levels[0].arch != "ANY" or len(set(names)) != len(names):
+        raise ValueError("wsf_levels.h: the first row must be portable (ANY), and names must be unique")
+    for lv in levels:
+        if lv.arch not in ("ANY", "X86", "ARM64"):
+            raise ValueError(f"wsf_levels.h: {lv.name}: unknown arch {lv.arch}")
+        if lv.borrows not in names[: names.index(lv.name)] and lv.name != "portable":
+            raise ValueError(f"wsf_levels.h: {lv.name} must borrow from a row above it, not {lv.borrows}")
+    return levels
+
+
+def unit_kernels(unit: str, arch: str, csrc: Path = CSRC) -> tuple[list[tuple[str, Level]], list[tuple[str, str]]]:
+    """The kernel files of `unit` to compile for `arch`, each with its level,
+    and the macros that tell the C dispatch which kernels the module has.
+
+    A unit has kernels when it has `<unit>_portable.c`; every `<unit>_<x>.c`
+    must then name a row of wsf_levels.h.
+    """
+    if not (csrc / f"{unit}_portable.c").is_file():
+        return [], []
+    levels = {lv.name: lv for lv in read_levels(csrc)}
+    files: list[tuple[str, Level]] = []
+    for path in sorted(csrc.glob(f"{unit}_*.c")):
+        level = levels.get(path.stem[len(unit) + 1 :])
+        if level is None:
+            raise ValueError(f"{path}: no row of wsf_levels.h is named after it")
+        if level.arch in ("ANY", arch):
+            files.append((str(path), level))
+    have = {level.name for _, level in files}
+    macros = [(f"WSF_HAVE_{unit}_{name}", "1" if name in have else "0") for name in levels]
+    if arch == "ANY":
+        macros.append(("WSF_NO_ISA_KERNELS", "1"))
+    return files, macros
 
 
 BANNER = """
@@ -99,7 +145,7 @@ class KernelBuildExt(build_ext):
     def run(self) -> None:
         try:
             super().run()
-        except Exception as exc:  # noqa: BLE001 - any failure means "no extension"
+        except Exception as exc:
             if REQUIRE_EXTENSIONS:
                 raise
             traceback.print_exc()
@@ -124,36 +170,24 @@ class KernelBuildExt(build_ext):
                 fh.write("#include <zlib.h>\nint wsfast_zlib_probe(void) { return ZLIB_VERNUM; }\n")
             try:
                 self.compiler.compile([probe], output_dir=tmp, include_dirs=ext.include_dirs)
-            except Exception as exc:  # noqa: BLE001 - CompileError, or a missing compiler
+            except Exception as exc:
                 raise RuntimeError(
                     f"{ext.name} needs zlib's header (zlib.h) and library: install zlib's development "
                     "files (zlib1g-dev, zlib-devel or zlib-dev), or point CFLAGS/LDFLAGS at them"
                 ) from exc
 
     def _compile_kernels(self, ext: Extension) -> list[str]:
-        kernels = KERNELS.get(ext.name, [])
-        if not kernels:
-            return []
         msvc = self.compiler.compiler_type == "msvc"
-        arch = _target_arch()
         out_dir = os.path.join(self.build_temp, "kernels", ext.name)
         objects: list[str] = []
-        for source in kernels:
-            isa = Path(source).stem.rsplit("_", 1)[-1]
-            if isa in ISA_ARCHS and arch not in ISA_ARCHS[isa]:
-                continue  # a kernel for another architecture
-            unix_flags, msvc_flags = ISA_FLAGS.get(isa, ([], []))
-            flags = list(msvc_flags if msvc else unix_flags)
-            if not msvc:
-                flags += ["-O3", "-fno-strict-aliasing"]
-            else:
-                flags += ["/O2"]
+        for source, level in KERNELS.get(ext.name, []):
+            flags = level.msvc_flags + ["/O2"] if msvc else level.cc_flags + ["-O3", "-fno-strict-aliasing"]
             objects += self.compiler.compile(
                 [source],
                 output_dir=out_dir,
                 include_dirs=[str(CSRC)],
                 macros=ext.define_macros,
-                extra_postargs=flags + list(_extra_cflags()),
+                extra_postargs=flags + _extra_cflags(),
                 debug=self.debug,
             )
         return objects
@@ -164,35 +198,33 @@ def _extra_cflags() -> list[str]:
     return os.environ.get("WSFAST_EXTRA_CFLAGS", "").split()
 
 
-# Extension name -> its kernel sources (cythonize() rebuilds Extension objects,
-# so this cannot ride on the Extension itself).
-KERNELS: dict[str, list[str]] = {}
+# Extension name -> its kernel sources, each with its level (cythonize()
+# rebuilds Extension objects, so this cannot ride on the Extension itself).
+KERNELS: dict[str, list[tuple[str, Level]]] = {}
 
 
 def _extensions() -> list[Extension]:
     only = {m.strip() for m in os.environ.get("WSFAST_BUILD_ONLY", "").split(",") if m.strip()}
+    arch = _target_arch()
     exts = []
     for unit in UNITS:
         modname = f"_{unit}_c"
         if only and modname not in only:
             continue
-        pyx = PKG / f"{modname}.pyx"
-        # The dispatcher and every kernel of this unit (one file per ISA).
-        kernels = sorted(str(p) for p in CSRC.glob(f"{unit}_*.c"))
-        if kernels:
-            kernels.insert(0, str(CSRC / "wsf_cpu.c"))
-        # A universal2 build gets no ISA kernel files (see _target_arch);
-        # the macro tells the dispatchers to offer the portable kernels only.
-        macros = [("WSF_NO_ISA_KERNELS", "1")] if _target_arch() == "universal" else []
+        kernels, macros = unit_kernels(unit, arch)
         ext = Extension(
             f"wsfast.{modname}",
-            [str(pyx)],
+            [str(PKG / f"{modname}.pyx")],
             include_dirs=[str(CSRC)],
             define_macros=macros,
             extra_compile_args=_extra_cflags(),
             extra_link_args=_extra_cflags(),
             libraries=LIBRARIES.get(unit, []),
         )
+        if kernels:
+            # The CPU detector goes with the kernels it chooses between, and
+            # like the portable kernels it is compiled with no ISA flags.
+            kernels.insert(0, (str(CSRC / "wsf_cpu.c"), read_levels()[0]))
         KERNELS[ext.name] = kernels
         exts.append(ext)
     return exts
@@ -219,7 +251,7 @@ def _cythonize(exts: list[Extension]) -> list[Extension]:
         directives["linetrace"] = True
     try:
         return cythonize(exts, compiler_directives=directives, include_path=[str(PKG)])
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         if REQUIRE_EXTENSIONS:
             raise
         sys.stderr.write(BANNER.format(line="*" * 75, reason=f"Cython failed ({exc})"))

@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from conftest import record, run, run_fresh
-from contenders import (Unavailable, prepare, checked, decoder_contenders,
-                        encoder_contenders, frame_stream, is_frame)
+from contenders import Unavailable, checked, decoder_contenders, encoder_contenders, frame_stream, is_frame, prepare
 
 FRAME_SIZES = [0, 16, 125, 1 << 10]
 DECODERS = decoder_contenders()

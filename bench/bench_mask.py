@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from conftest import record, run
-from contenders import (Unavailable, prepare, apply_mask_contenders, checked,
-                        mask_inplace_contenders, xor_reference)
+from contenders import Unavailable, apply_mask_contenders, checked, mask_inplace_contenders, prepare, xor_reference
 
 SIZES = [8, 16, 64, 125, 1 << 10, 4 << 10, 64 << 10, 1 << 20, 16 << 20]
 MASK = b"\x37\xfa\x21\x3d"

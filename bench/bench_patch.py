@@ -24,9 +24,8 @@ from typing import Any, Callable, Iterator
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import human, record, run  # noqa: E402
-
-import wsfast.patch as patch  # noqa: E402
+import wsfast.patch as patch
+from conftest import record, run
 
 MASK = b"\x37\xfa\x21\x3d"
 RNG = random.Random(1)

@@ -8,6 +8,7 @@ import pytest
 
 from conftest import record, run
 from contenders import Unavailable, checked, prepare, utf8_contenders
+
 # The same inputs as `python -m wsfast`: ASCII prose, or CJK (3 bytes),
 # Cyrillic and Latin letters (2 bytes), one emoji (4 bytes) and spaces.
 from wsfast._selfbench import text

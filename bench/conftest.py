@@ -89,7 +89,7 @@ def batched(fn: Callable[..., object], args: tuple[Any, ...], kwargs: dict[str, 
               f"    for _ in _repeat(None, {calls}):\n"
               f"        _fn({call})\n")
     namespace: dict[str, Any] = {"_fn": fn, "_repeat": itertools.repeat}
-    exec(source, namespace)  # noqa: S102 - our own template, like timeit's
+    exec(source, namespace)
     bound = dict(zip(params, list(args) + list(kwargs.values())))
     return functools.partial(namespace["loop"], **bound)
 
@@ -135,7 +135,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
         reason = _impl.FALLBACK_REASON or "all compiled modules loaded"
         lines.append(f"wsfast: {_impl.IMPLEMENTATION}, SIMD {_impl.SIMD} ({reason})")
-    except Exception as exc:  # a broken tree must still show why rows are missing
+    except Exception as exc:  # noqa: BLE001 - a broken tree must still show why rows are missing
         lines.append(f"wsfast: not importable ({exc})")
     if os.environ.get("WSFAST_SIMD"):
         lines.append(f"WSFAST_SIMD={os.environ['WSFAST_SIMD']}")
@@ -157,7 +157,7 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
             "simd": _impl.SIMD,
             "fallback_reason": _impl.FALLBACK_REASON,
         }
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the JSON still records why
         machine_info["wsfast"] = {"implementation": "unavailable", "simd": "none",
                                   "fallback_reason": str(exc)}
     peers = {}

@@ -339,13 +339,12 @@ class PicowsReader:
 
 
 class _AiohttpProtocol:
-    _reading_paused = False
-
+    # The reader asks for flow control; a benchmark feeds it all at once.
     def pause_reading(self) -> None:
-        self._reading_paused = True
+        pass
 
     def resume_reading(self) -> None:
-        self._reading_paused = False
+        pass
 
 
 def decoder_contenders() -> Dict[str, Tuple[str, Factory]]:
@@ -430,7 +429,7 @@ def is_frame(out: Any, payload: bytes, masked: bool) -> bool:
     return out[head:] == (xor_reference(payload, out[2:6]) if masked else payload)
 
 
-def _written_once(call: Call, sink: "_PicowsTransport", payload: bytes, masked: bool, what: str) -> Call:
+def _written_once(call: Call, sink: _PicowsTransport, payload: bytes, masked: bool, what: str) -> Call:
     """For writers that hand the frame to a transport instead of returning it."""
     fn, args, kwargs = call
     fn(*args, **kwargs)

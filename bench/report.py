@@ -4,8 +4,9 @@
 
 Prints two tables: every operation and size with wsfast (compiled), its pure
 twin, the best peer and the reference (a plain copy for masking,
-bytes.decode for UTF-8); then DESIGN.md §4's targets, each as the ratio the
-design names, and whether it is met.  Standard library only.
+bytes.decode for UTF-8); then the project's performance targets (TARGETS
+below; docs/benchmarks.md lists them), each as a ratio, and whether it is
+met.  Standard library only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import argparse
 import json
 import sys
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 Key = Tuple[str, str, int]  # (operation, variant, size)
 OPS = ["mask_inplace", "apply_mask", "utf8", "decoder", "encode_frame", "echo"]
@@ -123,7 +124,7 @@ def results_table(table: Dict[Key, Dict[str, Result]]) -> List[str]:
 
 @dataclass
 class Target:
-    """One DESIGN.md §4 row: wsfast's ``who`` against ``against``."""
+    """One performance target: wsfast's ``who`` against ``against``."""
 
     label: str
     op: str
@@ -207,7 +208,9 @@ def evaluate(target: Target, table: Dict[Key, Dict[str, Result]]) -> List[Tuple[
         known = [r for r in rows if r[2] is not None]
         if not known:
             return [("all sizes", "/".join(target.against), None)]
-        worst: Callable[[Tuple[str, str, Optional[float]]], float] = lambda r: r[2] or 0.0
+        def worst(r: Tuple[str, str, Optional[float]]) -> float:
+            return r[2] or 0.0
+
         pick = min(known, key=worst) if target.measure == "speed" else max(known, key=worst)
         missing = len(rows) - len(known)
         return [(f"worst: {pick[0]}" + (f" ({missing} missing)" if missing else ""), pick[1], pick[2])]
@@ -216,7 +219,7 @@ def evaluate(target: Target, table: Dict[Key, Dict[str, Result]]) -> List[Tuple[
 
 def targets_table(table: Dict[Key, Dict[str, Result]]) -> List[str]:
     lines = [
-        "| DESIGN.md §4 row | case | against | measured | target | met |",
+        "| target | case | against | measured | goal | met |",
         "|---|---|---|---|---|---|",
     ]
     for target in TARGETS:
@@ -236,9 +239,9 @@ def header(machine: dict, stat: str) -> List[str]:
     ws = machine.get("wsfast", {}) or {}
     peers = machine.get("peers", {}) or {}
     lines = [
-        f"Machine: {cpu.get('brand_raw') or machine.get('processor') or '?'}, "
-        f"{machine.get('python_implementation', '')} {machine.get('python_version', '')}; "
-        f"wsfast {ws.get('implementation', '?')}, SIMD {ws.get('simd', '?')}; statistic: {stat}.",
+        (f"Machine: {cpu.get('brand_raw') or machine.get('processor') or '?'}, "
+         f"{machine.get('python_implementation', '')} {machine.get('python_version', '')}; "
+         f"wsfast {ws.get('implementation', '?')}, SIMD {ws.get('simd', '?')}; statistic: {stat}."),
     ]
     if peers:
         lines.append("Peers: " + ", ".join(f"{k} {v}" for k, v in sorted(peers.items())) + ".")
@@ -262,7 +265,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if len(args.json) > 1:
         out[0] += f" Best of {len(args.json)} runs per row."
     out += ["", "### Results", ""] + results_table(table)
-    out += ["", "### DESIGN.md §4 targets", ""] + targets_table(table)
+    out += ["", "### Performance targets", ""] + targets_table(table)
     print("\n".join(out))
     return 0
 

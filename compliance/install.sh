@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Install the Autobahn|Testsuite (wstest) into compliance/.venv27 (DESIGN.md §5).
+# Install the Autobahn|Testsuite (wstest) into compliance/.venv27 (docs/compliance.md).
 #
 # Idempotent: a venv whose stamp matches requirements27.txt and whose wstest
 # runs is left alone.  Needs Python 2.7 (pyenv's 2.7.18, or WSFAST_PY27=/path)
-# and a Python 3 to run virtualenv<20.22, the last line that makes 2.7 venvs.
+# and a Python 3 to run the last virtualenv line that makes 2.7 venvs (below).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

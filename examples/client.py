@@ -55,7 +55,7 @@ class Client:
 
     @classmethod
     async def connect(cls, uri: str, *, subprotocols: Sequence[str] = (),
-                      max_message_size: int = MAX_MESSAGE_SIZE) -> "Client":
+                      max_message_size: int = MAX_MESSAGE_SIZE) -> Client:
         """Open the TCP connection and complete the opening handshake; HandshakeError if refused."""
         target = handshake.parse_uri(uri)
         context = ssl.create_default_context() if target.secure else None

@@ -86,7 +86,8 @@ async def serve(host: str, port: int, subprotocols: Sequence[str], max_message_s
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: EchoProtocol(subprotocols, max_message_size), host, port)
     bound = server.sockets[0].getsockname()
-    print(f"listening on {bound[0]}:{bound[1]} (implementation {wsfast.IMPLEMENTATION}, simd {wsfast.SIMD})", flush=True)
+    print(f"listening on {bound[0]}:{bound[1]} (implementation {wsfast.IMPLEMENTATION}, simd {wsfast.SIMD})",
+          flush=True)
     stop = loop.create_future()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set_result, None)
@@ -98,7 +99,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9001, help="0 picks a free port")
-    parser.add_argument("--subprotocol", action="append", default=[], help="one the server speaks (repeatable, preferred first)")
+    parser.add_argument("--subprotocol", action="append", default=[],
+                        help="one the server speaks (repeatable, preferred first)")
     parser.add_argument("--max-message-size", type=int, default=MAX_MESSAGE_SIZE)
     args = parser.parse_args(argv)
     asyncio.run(serve(args.host, args.port, args.subprotocol, args.max_message_size))

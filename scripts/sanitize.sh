@@ -13,18 +13,20 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/_hardening_build.sh"
-REPO=${1:-$(git -C "$HERE/.." rev-parse --show-toplevel)}
+. "$HERE/_lib.sh"
+REPO=${1:-$ROOT}
 WORK=${SANITIZE_WORK:-$(mktemp -d /tmp/wsfast-sanitize.XXXXXX)}
 PY=$("${PYTHON:-python}" -c 'import sys; print(sys.executable)')
 CC=${CC:-gcc}
 TAG=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
-build_env "$PY" "${SANITIZE_BUILD_VENV:-/tmp/wsfast-build-$TAG}"
+BUILD_VENV=${SANITIZE_BUILD_VENV:-/tmp/wsfast-build-$TAG}
+build_env "$PY" "$BUILD_VENV"
 # -fno-sanitize-recover: the first undefined behaviour aborts instead of
 # printing and carrying on, so it cannot scroll by unnoticed.
 FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g"
-CC=$CC clone_and_build "$REPO" "$WORK/repo" "${SANITIZE_BUILD_VENV:-/tmp/wsfast-build-$TAG}/bin/python" "$FLAGS"
+clone_head "$WORK/repo" "$REPO"
+CC=$CC build_in_place "$WORK/repo" "$BUILD_VENV/bin/python" "$FLAGS"
 cd "$WORK/repo"
 
 # The instrumentation must really be in every module under test.

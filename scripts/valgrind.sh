@@ -16,8 +16,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-. "$HERE/_hardening_build.sh"
-REPO=${1:-$(git -C "$HERE/.." rev-parse --show-toplevel)}
+. "$HERE/_lib.sh"
+REPO=${1:-$ROOT}
 WORK=${VALGRIND_WORK:-$(mktemp -d /tmp/wsfast-valgrind.XXXXXX)}
 BASE=${VALGRIND_PYTHON:-$(ls -d "$(pyenv root 2>/dev/null || echo /nonexistent)"/versions/3.1[2-9]*/bin/python 2>/dev/null | sort -V | tail -1)}
 if [ -z "$BASE" ]; then
@@ -28,7 +28,8 @@ VENV=${VALGRIND_VENV:-/tmp/wsfast-build-valgrind}
 build_env "$BASE" "$VENV"
 # The interpreter itself, not a launcher script: valgrind must start the real binary.
 PY=$("$VENV/bin/python" -c 'import sys; print(sys.executable)')
-clone_and_build "$REPO" "$WORK/repo" "$PY" "-g"
+clone_head "$WORK/repo" "$REPO"
+build_in_place "$WORK/repo" "$PY" "-g"
 cd "$WORK/repo"
 
 "$PY" fuzz/make_corpus.py "$WORK/seeds" >/dev/null

@@ -18,7 +18,6 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "fuzz"))
 
 from _hardening import calls, run_once  # noqa: E402
-
 from wsfast import _impl, _simd  # noqa: E402
 
 

@@ -134,7 +134,7 @@ def _utf8_calls(impl: Any, add: Callable[..., None]) -> None:
         validator.reset()
         validator.feed(TEXT[:5])
         validator.feed(BAD_UTF8)
-        validator.at_boundary, validator.error_offset
+        _ = validator.at_boundary, validator.error_offset
         validator.finish()
 
     add("Utf8Validator feed/fail/finish/reset", validator_cycle)

@@ -9,7 +9,10 @@ it is really absent, and never when WSFAST_EXPECT_IMPL=cython asks for it.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
+import types
+from pathlib import Path
 from typing import Iterator
 
 import pytest
@@ -30,6 +33,21 @@ settings.register_profile(
 settings.load_profile(os.environ.get("WSFAST_HYPOTHESIS_PROFILE", "default"))
 
 EXPECT = os.environ.get("WSFAST_EXPECT_IMPL", "").strip()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def build_script() -> types.ModuleType:
+    """setup.py as a module, for its readers of the SIMD level table
+    (``read_levels``, ``unit_kernels``); skips where the suite runs from a copy
+    against an installed wheel, without the checkout."""
+    path = ROOT / "setup.py"
+    if not (path.is_file() and (ROOT / "src" / "wsfast" / "_csrc" / "wsf_levels.h").is_file()):
+        pytest.skip("needs the source checkout (setup.py, src/wsfast/_csrc)")
+    spec = importlib.util.spec_from_file_location("wsfast_setup", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def compiled_available() -> bool:

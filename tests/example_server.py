@@ -60,7 +60,7 @@ class EchoServer:
         # A file, not a pipe: a pipe nobody reads could fill and stall the server.
         self._stderr = tempfile.TemporaryFile(mode="w+", encoding="utf-8")
 
-    def __enter__(self) -> "EchoServer":
+    def __enter__(self) -> EchoServer:
         self.proc = subprocess.Popen(
             [sys.executable, str(EXAMPLES / "echo_server.py"), "--host", "127.0.0.1", "--port", "0", *self.args],
             env=self.env,
@@ -88,7 +88,7 @@ class EchoServer:
         """
         assert self.proc is not None and self.proc.stdout is not None
         stdout = self.proc.stdout
-        lines: "queue.Queue[str]" = queue.Queue()
+        lines: queue.Queue[str] = queue.Queue()
         self._reader = threading.Thread(target=lambda: lines.put(stdout.readline()), daemon=True)
         self._reader.start()
         try:

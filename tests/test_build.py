@@ -31,8 +31,6 @@ needs_checkout = pytest.mark.skipif(
 # The CPythons every binary wheel job builds, 3.14t being free-threaded.
 CPYTHONS = ["cp39", "cp310", "cp311", "cp312", "cp313", "cp314", "cp314t"]
 
-# cibuildwheel 4 itself runs on 3.11 and newer.
-CIBUILDWHEEL_MIN_PYTHON = (3, 11)
 
 # cibuildwheel --platform, --archs -> the platform tags of its identifiers.
 PLATFORM_TAGS = {
@@ -60,16 +58,18 @@ def _workflow() -> str:
     return (ROOT / ".github" / "workflows" / "wheels.yml").read_text()
 
 
-def _pinned_cibuildwheel() -> str:
-    match = re.search(r"cibuildwheel==([0-9][0-9.]*)", _workflow())
-    assert match, "wheels.yml must pin cibuildwheel with =="
-    return match.group(1)
+def _pinned_cibuildwheel() -> tuple[str, tuple[int, int]]:
+    """The pinned version, and the oldest Python it installs on (its marker)."""
+    text = (ROOT / "requirements" / "cibuildwheel.txt").read_text()
+    match = re.search(r'^cibuildwheel==([0-9][0-9.]*); python_version >= "3\.(\d+)"$', text, re.MULTILINE)
+    assert match, "requirements/cibuildwheel.txt must pin cibuildwheel with == and a python_version marker"
+    return match.group(1), (3, int(match.group(2)))
 
 
 def _require_cibuildwheel() -> None:
     """Skip without the pinned cibuildwheel, except in CI, where it must be there
     (on the Pythons it installs on)."""
-    pinned = _pinned_cibuildwheel()
+    pinned, min_python = _pinned_cibuildwheel()
     try:
         from importlib.metadata import PackageNotFoundError, version
 
@@ -78,8 +78,8 @@ def _require_cibuildwheel() -> None:
         installed = None
     if installed != pinned:
         why = f"cibuildwheel=={pinned} is needed, found {installed}"
-        if IN_CI and sys.version_info >= CIBUILDWHEEL_MIN_PYTHON:
-            pytest.fail(f"{why}: `python -m pip install cibuildwheel=={pinned}`")
+        if IN_CI and sys.version_info >= min_python:
+            pytest.fail(f"{why}: `python -m pip install -r requirements/cibuildwheel.txt`")
         pytest.skip(why)
 
 
@@ -136,6 +136,42 @@ def test_cibuildwheel_makes_compile_failures_fatal_and_tests_the_compiled_code()
     assert config["test-environment"]["WSFAST_EXPECT_IMPL"] == "cython"
     for var in ("PIP_CONSTRAINT", "PIP_BUILD_CONSTRAINT"):
         assert (ROOT / config["environment"][var]).is_file()
+
+
+# --- version pins ------------------------------------------------------------------
+
+# A requirement with a version, as pip reads it: `name==1.2`, `name>=1`, `name<2`...
+PIN = re.compile(r"(?<![\w.-])([A-Za-z][A-Za-z0-9._-]*)(?:\[[\w,]+\])?(==|>=|<=|~=|<|>)\d")
+# Where pins get written: requirement files, the project and tool settings, the
+# workflows, the shell scripts and the docs.  Not the Python 2.7 environment of
+# the Autobahn|Testsuite (compliance/requirements27.txt: its own interpreter,
+# its own releases of autobahn and Twisted).
+PIN_SOURCES = ["requirements", "pyproject.toml", ".pre-commit-config.yaml", ".github", ".ci", "scripts",
+               "compliance", "docs", "bench", "README.md"]
+PIN_SUFFIXES = {".txt", ".toml", ".yaml", ".yml", ".sh", ".md", ""}
+
+
+@needs_checkout
+def test_each_version_pin_is_written_once() -> None:
+    # An exact pin (what CI builds and tests with) and a range (what works:
+    # pyproject.toml's build floors) are different statements; each is
+    # written once.
+    places: dict[tuple[str, str], list[str]] = {}
+    for name in PIN_SOURCES:
+        path = ROOT / name
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+        for file in files:
+            if file.name == "requirements27.txt" or file.suffix not in PIN_SUFFIXES:
+                continue
+            try:
+                text = file.read_text()
+            except (UnicodeDecodeError, OSError):
+                continue
+            for match in PIN.finditer(text):
+                key = (match.group(1).lower().replace("_", "-"), "pin" if match.group(2) == "==" else "range")
+                places.setdefault(key, []).append(str(file.relative_to(ROOT)))
+    twice = {name: where for name, where in places.items() if len(where) > 1}
+    assert not twice, twice
 
 
 # --- installing without a compiler ----------------------------------------------------

@@ -54,7 +54,8 @@ def test_reason_length_limit(impl) -> None:
 
 @pytest.mark.parametrize(
     "reason",
-    [b"\xff", b"ok\xc3", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited"],
+    [b"\xff", b"ok\xc3", b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80",
+     b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited"],
 )
 def test_invalid_utf8_reason(impl, reason) -> None:
     with pytest.raises(InvalidUTF8) as info:

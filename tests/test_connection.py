@@ -14,7 +14,7 @@ import pickle
 import struct
 import sys
 import tracemalloc
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -78,7 +78,7 @@ def pair(impl: Any, **kwargs: Any) -> Tuple[Any, Any]:
     """A client and a server connection, opened through each other."""
     client = impl.ClientConnection(URI, **kwargs)
     server = impl.ServerConnection(**kwargs)
-    (request,) = server.receive_data(client.data_to_send())
+    (_request,) = server.receive_data(client.data_to_send())
     server.accept()
     (response,) = client.receive_data(server.data_to_send())
     assert response.status == 101
@@ -127,7 +127,7 @@ def test_request_split_byte_by_byte(impl: Any) -> None:
 
 
 def test_accept_options(impl: Any) -> None:
-    request, key = request_bytes(subprotocols=("chat", "superchat"))
+    request, _ = request_bytes(subprotocols=("chat", "superchat"))
     server = impl.ServerConnection(subprotocols=["superchat"])
     server.receive_data(request)
     with pytest.raises(ValueError, match="not offered"):
@@ -201,7 +201,7 @@ def test_close_behind_the_request(impl: Any) -> None:
 
 
 def test_reject_held_replies_are_dropped(impl: Any) -> None:
-    server, events = server_with_request(impl, raw(0x89, b"p"))
+    server, _ = server_with_request(impl, raw(0x89, b"p"))
     server.reject(403)
     out = server.data_to_send()
     assert out.startswith(b"HTTP/1.1 403 Forbidden\r\n") and out.endswith(b"\r\n\r\n")
@@ -212,12 +212,12 @@ def test_reject_held_replies_are_dropped(impl: Any) -> None:
     "request_head, status",
     [
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 426),
-        (b"POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", 405),
-        (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         b"Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n", 400),
-        (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n", 426),
+        ((b"POST / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"), 405),
+        ((b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n"), 400),
+        ((b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n"), 426),
         (b"garbage\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nX: " + b"a" * 20000, 431),
     ],
@@ -340,8 +340,8 @@ def test_client_accepted(impl: Any) -> None:
     "answer, words",
     [
         (b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n", "403"),
-        (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         b"Sec-WebSocket-Accept: wrong\r\n\r\n", "Accept"),
+        ((b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Accept: wrong\r\n\r\n"), "Accept"),
         (b"not http\r\n\r\n", "status line"),
     ],
 )
@@ -783,7 +783,8 @@ messages = st.lists(
         st.text(max_size=300),
         st.binary(max_size=300),
         # Large payloads built, not drawn byte by byte (which hypothesis finds too large).
-        st.builds(lambda n, seed: bytes((seed + i * 7) & 0xFF for i in range(n)), st.integers(65530, 70010), st.integers(0, 255)),
+        st.builds(lambda n, seed: bytes((seed + i * 7) & 0xFF for i in range(n)),
+                  st.integers(65530, 70010), st.integers(0, 255)),
     ),
     max_size=12,
 )
@@ -833,7 +834,8 @@ def test_nothing_the_peer_sends_raises(impl: Any, stream: bytes, cut: int) -> No
         assert conn.closed or (role == "client" and conn.state is ConnectionState.CLOSING)
 
 
-@pytest.mark.skipif(sys.implementation.name != "cpython", reason="tracemalloc traces CPython allocations only")
+@pytest.mark.skipif(sys.implementation.name != "cpython",
+                    reason="tracemalloc traces CPython allocations only")
 @pytest.mark.parametrize("size", [100, 60_000])
 def test_idle_connection_holds_no_large_buffer(impl: Any, size: int) -> None:
     """After a message, an idle connection keeps neither its message's buffer nor its output."""

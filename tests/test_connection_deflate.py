@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from test_connection import URI, pair, request_bytes
+
 from wsfast import Close, DeflateOptions, Message, Opcode, PerMessageDeflate
 from wsfast import handshake as hs
 
@@ -136,7 +136,7 @@ def test_options_round_trip(impl: Any, options: DeflateOptions) -> None:
     client.receive_data(server.data_to_send())
     assert client.deflate == server.deflate is not None
     for i in range(5):
-        message = ("message %d " % i) * (i * 50 + 1)
+        message = f"message {i} " * (i * 50 + 1)
         client.send(message)
         assert server.receive_data(client.data_to_send()) == [(Opcode.TEXT, message)]
         server.send(message.encode())

@@ -14,8 +14,8 @@ from typing import Any, List, Tuple
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from test_connection import raw
+
 from wsfast import Close, InvalidUTF8, Message, Opcode
 from wsfast import handshake as hs
 

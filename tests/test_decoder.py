@@ -244,7 +244,9 @@ def test_errors_outside_a_decoder_carry_no_events(impl) -> None:
 # ---------------------------------------------------------------- UTF-8
 
 
-@pytest.mark.parametrize("bad", [b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe0\x80\x80"])
+@pytest.mark.parametrize(
+    "bad", [b"\xff", b"\xc3\x28", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf", b"\xe0\x80\x80"]
+)
 def test_invalid_utf8_text(impl, bad) -> None:
     expect_error(impl, raw(0x81, b"ok" + bad + b"ok"), InvalidUTF8, 1007)
     expect_error(impl, raw(0x01, b"ok") + raw(0x80, bad), InvalidUTF8, 1007)
@@ -315,7 +317,8 @@ def test_message_limit_exact(impl) -> None:
     expect_error(impl, stream, MessageTooBig, 1009, "max_message_size", max_message_size=10)
     # Control frames do not count towards the message.
     d = impl.Decoder(max_message_size=4)
-    assert d.feed(raw(0x01, b"xx") + raw(0x89, b"p" * 100) + raw(0x80, b"xx")) == [Ping(b"p" * 100), Message(Opcode.TEXT, "xxxx")]
+    events = d.feed(raw(0x01, b"xx") + raw(0x89, b"p" * 100) + raw(0x80, b"xx"))
+    assert events == [Ping(b"p" * 100), Message(Opcode.TEXT, "xxxx")]
 
 
 def test_no_limit_and_zero_limit(impl) -> None:

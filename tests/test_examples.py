@@ -153,8 +153,8 @@ def test_message_over_the_limit_gets_1009(impl: _impl.Implementation) -> None:
     [
         (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 426),
         (b"POST / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
-        (b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n", 426),
+        ((b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+          b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n"), 426),
         (b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", 400),
         # Exactly the limit, so that the server has read every byte before it
         # answers (unread bytes at close would reset the connection).

@@ -9,9 +9,8 @@ import sys
 import pytest
 
 import wsfast
-from wsfast import _impl
-
 from conftest import EXPECT, compiled_available
+from wsfast import _impl
 
 
 def test_expected_implementation_loaded() -> None:
@@ -27,7 +26,33 @@ def test_implementation_and_simd_are_consistent() -> None:
     if wsfast.IMPLEMENTATION == "python":
         assert wsfast.SIMD == "none"
     else:
-        assert wsfast.SIMD in ("avx2", "ssse3", "sse2", "neon", "portable")
+        from wsfast import _simd
+
+        assert wsfast.SIMD == _simd.current()
+        assert wsfast.SIMD in _simd.available()
+        assert set(_simd.available()) <= set(_simd.levels())
+
+
+def test_simd_follows_force() -> None:
+    if not compiled_available():
+        pytest.skip("the compiled implementation is not built")
+    from wsfast import _simd
+
+    before = _simd.current()
+    try:
+        for level in _simd.available():
+            _simd.force(level)
+            assert _impl.load("cython").SIMD == level
+            assert wsfast.SIMD == _impl.SIMD == (level if wsfast.IMPLEMENTATION == "cython" else "none")
+    finally:
+        _simd.force(before)
+    assert _simd.current() == before
+
+
+def test_simd_of_the_pure_twin_is_none() -> None:
+    assert _impl.load("python").SIMD == "none"
+    with pytest.raises(AttributeError):
+        wsfast.NO_SUCH_NAME  # noqa: B018 - the module __getattr__ must not invent names
 
 
 def test_compiled_selected_when_built() -> None:
@@ -70,7 +95,8 @@ def test_simd_env_var_unsupported_variant_warns_and_uses_best() -> None:
     from wsfast import _simd
 
     best = _simd.available()[0]
-    bogus = "neon" if best != "neon" else "avx2"
+    # A level of the table that this CPU cannot run, else a name it lacks.
+    bogus = next((lv for lv in _simd.levels() if lv not in _simd.available()), "no-such-level")
     code = (
         "import warnings; warnings.simplefilter('always');"
         "import wsfast; print(wsfast.SIMD)"

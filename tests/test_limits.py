@@ -43,15 +43,6 @@ HELD_BOUND = LIMIT + (16 << 10)
 PEAK_BOUND = 3 * LIMIT + 16 * CHUNK + (64 << 10)
 
 
-def masked_header(opcode: int, length: int, fin: bool = True) -> bytes:
-    b0 = (0x80 if fin else 0) | opcode
-    if length < 126:
-        return bytes([b0, 0x80 | length]) + KEY
-    if length < 65536:
-        return bytes([b0, 0x80 | 126]) + struct.pack("!H", length) + KEY
-    return bytes([b0, 0x80 | 127]) + struct.pack("!Q", length) + KEY
-
-
 def in_chunks(data: bytes, size: int = CHUNK) -> Iterator[bytes]:
     for i in range(0, len(data), size):
         yield data[i : i + size]

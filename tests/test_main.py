@@ -13,9 +13,8 @@ from typing import Dict, List
 import pytest
 
 import wsfast
-from wsfast import _impl, _selfbench
-
 from conftest import EXPECT
+from wsfast import _impl, _selfbench
 
 SRC = str(Path(wsfast.__file__).resolve().parent.parent)
 VALUE = re.compile(r"\d[\d,]*(\.\d+)? (ns|ns/frame|GB/s)")
@@ -135,6 +134,23 @@ def test_simd_option_selects_each_variant(c_impl: _impl.Implementation) -> None:
         assert proc.returncode == 0, proc.stderr
         assert f"SIMD {variant}" in proc.stdout.splitlines()[0]
         assert "(--simd)" in proc.stdout
+
+
+def test_simd_option_is_what_wsfast_simd_says(c_impl: _impl.Implementation, capsys: pytest.CaptureFixture[str]) -> None:
+    # In the process that runs `python -m wsfast --simd X`, wsfast.SIMD names
+    # the level whose kernels run, not the one chosen at import.
+    if wsfast.IMPLEMENTATION != "cython":
+        pytest.skip("WSFAST_NO_EXTENSIONS: --simd needs the compiled implementation")
+    from wsfast import __main__, _simd
+
+    before = _simd.current()
+    try:
+        for variant in _simd.available():
+            assert __main__.main(["--simd", variant, "--info"]) == 0
+            assert wsfast.SIMD == _simd.current() == variant
+            assert f"SIMD {variant}" in capsys.readouterr().out
+    finally:
+        _simd.force(before)
 
 
 def test_figures_are_shown_per_unit() -> None:

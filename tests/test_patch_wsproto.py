@@ -15,9 +15,9 @@ from typing import Any, Callable, Iterator
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_patch_equivalence import split as chunked
 
 import wsfast.patch as patch
-from test_patch_equivalence import split as chunked
 
 wsproto = pytest.importorskip("wsproto")
 from wsproto import frame_protocol as fp  # noqa: E402
@@ -198,7 +198,7 @@ def test_connection_round_trip(impl: Any, messages: list[Any], cuts: list[int], 
     before, after = both(impl, run)
     assert before == after
     got: dict[bool, Any] = {}
-    for kind, payload, finished in after[1]:
+    for _kind, payload, _finished in after[1]:
         got.setdefault(False, []).append(payload)
     assert b"".join(p if isinstance(p, bytes) else p.encode() for p in got.get(False, [])) == b"".join(
         m if isinstance(m, bytes) else m.encode() for m in messages)
@@ -222,10 +222,10 @@ def test_masker_keeps_phase_and_types(impl: Any, key: Any, pieces: list[bytes]) 
 
 def test_masker_odd_keys_behave_as_wsproto(impl: Any) -> None:
     for key in (b"abc", [1, 2, 3, 4], b"abcde"):
-        def run() -> Any:
+        def run(key: Any = key) -> Any:
             try:
                 return bytes(fp.XorMaskerSimple(key).process(b"hello world"))
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the exception is the result compared
                 return type(exc), str(exc)
 
         before, after = both(impl, run)
@@ -301,6 +301,6 @@ def test_each_rule_gives_the_same_error(impl: Any, case: str, lenient: bool) -> 
     kernels = Lenient(impl) if lenient else impl
     for cut in [*range(min(len(wire), 24)), len(wire)]:
         chunks = [wire[:cut], wire[cut:]]
-        before, after = both(kernels, lambda: decode(chunks, False, no_extensions))
+        before, after = both(kernels, lambda chunks=chunks: decode(chunks, False, no_extensions))
         assert before == after, cut
         assert before[-1][0] == "ParseFailed"

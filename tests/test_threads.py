@@ -25,8 +25,18 @@ from typing import Any, Callable
 
 import pytest
 
-from _hardening import (BAD_UTF8, KEY, LARGE, SMALL, TEXT, client_stream, echo, frame, open_server,
-                        skip_pure_when_sanitized)
+from _hardening import (
+    BAD_UTF8,
+    KEY,
+    LARGE,
+    SMALL,
+    TEXT,
+    client_stream,
+    echo,
+    frame,
+    open_server,
+    skip_pure_when_sanitized,
+)
 
 THREADS = 8
 BIG = LARGE * 16  # 1 MiB
@@ -306,14 +316,12 @@ def test_large_payloads_release_the_gil(c_impl: Any, call: str) -> None:
     data = bytearray(HUGE)
     data[::4096] = b"\x01" * (HUGE // 4096)
     key = KEY
-    if call == "apply_mask":
-        fn: Callable[[], Any] = lambda: c_impl.apply_mask(data, key)
-    elif call == "apply_mask_inplace":
-        fn = lambda: c_impl.apply_mask_inplace(data, key)
-    elif call == "Masker.process":
-        masker = c_impl.Masker(key)
-        fn = lambda: masker.process(data)
-    else:
-        fn = lambda: c_impl.validate_utf8(data)
+    masker = c_impl.Masker(key)
+    fn: Callable[[], Any] = {
+        "apply_mask": lambda: c_impl.apply_mask(data, key),
+        "apply_mask_inplace": lambda: c_impl.apply_mask_inplace(data, key),
+        "Masker.process": lambda: masker.process(data),
+        "validate_utf8": lambda: c_impl.validate_utf8(data),
+    }[call]
     deltas = progress_during(fn)
     assert deltas[-1] > 0, f"no progress in {len(deltas)} calls of {call} on 64 MiB: the GIL was held"

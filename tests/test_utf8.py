@@ -80,7 +80,7 @@ def check_chunked(impl, data: bytes, cuts: Sequence[int]) -> None:
     chunks = [data[a:b] for a, b in zip(bounds, bounds[1:])]
     results, v = feed_chunks(impl, chunks)
     error, boundary = oracle(data)
-    for (a, b), ok in zip(zip(bounds, bounds[1:]), results):
+    for b, ok in zip(bounds[1:], results):
         assert ok == (error is None or error >= b), (data, cuts, results)
     assert v.error_offset == error, (data, cuts)
     assert v.at_boundary == (error is None and boundary)
@@ -414,7 +414,7 @@ def test_error_at_every_position_near_block_edges(simd_impl, kind: str) -> None:
     for seed in (0, 1, 2):
         base = mixed_text(200, seed)
         assert simd_impl.validate_utf8(base)
-        for pos in range(0, 131):
+        for pos in range(131):
             data = corrupt(base, pos)
             error, boundary = oracle(data)
             valid = error is None and boundary

@@ -2,10 +2,13 @@
 
 ``wsfast.IMPLEMENTATION`` says whether the compiled ("cython") or the
 pure-Python ("python") implementation is running, and ``wsfast.SIMD`` which
-kernel variant the CPU was given.
+SIMD level its kernels run now ("none" under the pure twin).
 """
 
-from ._impl import IMPLEMENTATION, SIMD
+from typing import TYPE_CHECKING
+
+from . import _impl
+from ._impl import IMPLEMENTATION
 from ._errors import ConnectionClosed, InvalidUTF8, MessageTooBig, ProtocolError
 from ._types import Close, ConnectionState, FrameHeader, Message, Opcode, Ping, Pong
 from ._mask import Masker, apply_mask, apply_mask_inplace
@@ -18,6 +21,18 @@ from ._connection import ClientConnection, ServerConnection
 from . import handshake
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    SIMD: str
+
+
+def __getattr__(name: str) -> str:
+    # Looked up on each access, so that it follows wsfast._simd.force() and
+    # `python -m wsfast --simd`.
+    if name == "SIMD":
+        return _impl.SIMD
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "IMPLEMENTATION",

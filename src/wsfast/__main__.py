@@ -41,7 +41,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             _simd.force(args.simd)
         except ValueError as exc:
             parser.error(f"--simd {args.simd}: {exc}")
-        _impl.SIMD = _simd.current()
     if args.info:
         print("\n".join(_selfbench.describe(forced=args.simd)))
         return 0

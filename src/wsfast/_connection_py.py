@@ -12,7 +12,7 @@ code.  docs/connection.md describes states, events and ordering, with reasons.
 from __future__ import annotations
 
 import operator
-from typing import TYPE_CHECKING, Any, Collection, Iterable, List, NoReturn, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Collection, Iterable, List, NoReturn, Optional, Sequence, Tuple, Union, cast
 
 from . import handshake
 from ._buffers import as_bytes
@@ -281,8 +281,7 @@ class _Connection:
 
     def _handshake(self, data: bytes) -> List[Event]:
         """Gather the peer's handshake head; act on it once whole."""
-        head = self._head
-        assert head is not None
+        head = cast(bytearray, self._head)  # not None: receive_data() checked
         searched = max(0, len(head) - 3)
         head += data
         # Only the new bytes are searched for the blank line: a head trickled
@@ -291,10 +290,10 @@ class _Connection:
             return []
         self._head = None
         try:
-            end = handshake.head_length(head)
+            # Not None: the blank line is there, or the head is too long (an error).
+            end = cast(int, handshake.head_length(head))
         except handshake.HandshakeError as exc:  # over MAX_HEAD_SIZE without its end
             return self._refused(exc)
-        assert end is not None
         events = self._head_received(bytes(head[:end]))
         if len(head) > end and self._receiving:
             events += self.receive_data(bytes(head[end:]))
@@ -340,8 +339,7 @@ class _Connection:
             return
         deflater = self._deflater
         if deflater is None:
-            options = self._deflate_options
-            assert options is not None
+            options = cast("DeflateOptions", self._deflate_options)  # set when deflate was agreed
             deflater = self._deflater = Deflater(
                 self._deflate,
                 client=self._client,
@@ -567,7 +565,7 @@ class ClientConnection(_Connection):
         self._response = response
         if error is not None:
             return self._refused(error)
-        assert response is not None  # parsed, or error would be set
+        response = cast(handshake.Response, response)  # parsed, or error would be set
         if agreed is not None:
             self._agreed(agreed)
         self._subprotocol = subprotocol
@@ -584,4 +582,6 @@ class ClientConnection(_Connection):
         return [Close(1006, reason)]
 
     def _eof_in_handshake(self) -> List[Event]:
-        return self._refused(handshake.HandshakeError("the server closed the connection during the opening handshake", None))
+        return self._refused(
+            handshake.HandshakeError("the server closed the connection during the opening handshake", None)
+        )

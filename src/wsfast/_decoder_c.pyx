@@ -127,7 +127,6 @@ cdef class Decoder:
     def feed(self, data):
         """The events completed by ``data`` (any buffer), in order."""
         cdef Py_buffer view
-        cdef list events
         if self._error is not None:
             raise again(self._error)
         if PyBytes_CheckExact(data):
@@ -284,7 +283,8 @@ cdef class Decoder:
                 raise ProtocolError("RFC 6455 §5.4: a continuation frame arrived with no message to continue")
             if length > self._max_message - self._msg_size:
                 raise MessageTooBig(
-                    f"a message of at least {self._msg_size + length} bytes exceeds max_message_size ({self._max_message})")
+                    f"a message of at least {self._msg_size + length} bytes exceeds"
+                    f" max_message_size ({self._max_message})")
             self._msg_size += length
         self._opcode = opcode
         self._fin = (b0 & 0x80) != 0
@@ -303,7 +303,6 @@ cdef class Decoder:
         """Emit the event of a frame present in full; True after a Close."""
         cdef int opcode = self._opcode
         cdef bytes payload
-        cdef uint8_t *dst
         if opcode == 2:
             self._msg_opcode = 0
             self._msg_size = 0

@@ -209,7 +209,9 @@ class Decoder:
                 length = (buf[start] << 8) | buf[start + 1]
                 start += 2
                 if length < 126:
-                    raise ProtocolError(f"RFC 6455 §5.2: payload length {length} sent in 16 bits; the minimal encoding is required")
+                    raise ProtocolError(
+                        f"RFC 6455 §5.2: payload length {length} sent in 16 bits; the minimal encoding is required"
+                    )
             elif length == 127:
                 if end - start < 8:
                     break
@@ -218,7 +220,9 @@ class Decoder:
                 if length >> 63:
                     raise ProtocolError("RFC 6455 §5.2: the most significant bit of a 64-bit payload length must be 0")
                 if length < 0x10000:
-                    raise ProtocolError(f"RFC 6455 §5.2: payload length {length} sent in 64 bits; the minimal encoding is required")
+                    raise ProtocolError(
+                        f"RFC 6455 §5.2: payload length {length} sent in 64 bits; the minimal encoding is required"
+                    )
             if expect_mask:
                 if end - start < 4:
                     break
@@ -307,7 +311,8 @@ class Decoder:
             return
         if self._msg_opcode == 1 and not self._utf8.feed(piece):
             raise InvalidUTF8(
-                f"RFC 6455 §8.1: text message is not valid UTF-8 (first invalid byte at offset {self._utf8.error_offset})"
+                "RFC 6455 §8.1: text message is not valid UTF-8"
+                f" (first invalid byte at offset {self._utf8.error_offset})"
             )
         self._msg_parts += piece
 

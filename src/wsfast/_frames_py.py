@@ -244,5 +244,7 @@ def parse_close(payload: Buffer) -> Tuple[Optional[int], str]:
     try:
         reason = data[2:].decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidUTF8(f"RFC 6455 §5.5.1: the close reason is not valid UTF-8 ({exc.reason} at byte {exc.start})") from None
+        raise InvalidUTF8(
+            f"RFC 6455 §5.5.1: the close reason is not valid UTF-8 ({exc.reason} at byte {exc.start})"
+        ) from None
     return code, reason

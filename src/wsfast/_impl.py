@@ -11,6 +11,7 @@ import importlib
 import os
 import platform
 import types
+from typing import TYPE_CHECKING
 
 # The accelerated units, each a triplet: _<unit>_py.py, _<unit>_c.pyx, _<unit>.py.
 UNITS = ("mask", "utf8", "frames", "decoder", "deflate", "connection")
@@ -63,8 +64,10 @@ class Implementation:
     def SIMD(self) -> str:
         if self.IMPLEMENTATION == "python":
             return "none"
-        name: str = self.module("mask")._simd_current()
-        return name
+        self.module("mask")  # ImportError when the compiled modules are not built
+        from . import _simd
+
+        return _simd.current()
 
     def __repr__(self) -> str:
         return f"<wsfast implementation {self.IMPLEMENTATION}>"
@@ -82,17 +85,29 @@ def load(kind: str, *, lazy: bool = False) -> Implementation:
     return impl
 
 
-def _choose() -> tuple[str, str, str | None]:
-    """(implementation, SIMD variant, why the compiled one was not used)."""
+def _choose() -> tuple[str, str | None]:
+    """(implementation, why the compiled one was not used)."""
     if _flag("WSFAST_NO_EXTENSIONS"):
-        return "python", "none", "WSFAST_NO_EXTENSIONS is set"
+        return "python", "WSFAST_NO_EXTENSIONS is set"
     if platform.python_implementation() != "CPython":
-        return "python", "none", f"{platform.python_implementation()} runs the pure-Python implementation"
+        return "python", f"{platform.python_implementation()} runs the pure-Python implementation"
     try:
-        impl = load("cython")
+        load("cython")
     except ImportError as exc:
-        return "python", "none", f"compiled modules not available ({exc})"
-    return "cython", impl.SIMD, None
+        return "python", f"compiled modules not available ({exc})"
+    return "cython", None
 
 
-IMPLEMENTATION, SIMD, FALLBACK_REASON = _choose()
+IMPLEMENTATION, FALLBACK_REASON = _choose()
+
+if TYPE_CHECKING:
+    SIMD: str
+
+
+def __getattr__(name: str) -> str:
+    # SIMD is computed on each access, so that it follows wsfast._simd.force()
+    # (and `python -m wsfast --simd`): the SIMD level the compiled kernels run
+    # now, "none" under the pure twin.
+    if name == "SIMD":
+        return load(IMPLEMENTATION, lazy=True).SIMD
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

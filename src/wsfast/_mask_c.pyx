@@ -1,9 +1,9 @@
 # cython: language_level=3, binding=False, embedsignature.format=clinic
 """RFC 6455 masking, compiled: thin Python wrappers over the C kernels.
 
-The kernel (portable, sse2, avx2 or neon; see _csrc/mask.h) is chosen once at
-import from what the CPU supports, or from WSFAST_SIMD, and is called through
-a function pointer.  docs/masking.md explains the design.
+The kernel of a SIMD level (_csrc/wsf_levels.h) is chosen at import from what
+the CPU supports, or from WSFAST_SIMD, switched by wsfast._simd.force(), and
+called through a function pointer.  docs/masking.md explains the design.
 """
 
 cimport cython
@@ -42,6 +42,7 @@ cdef wsf_mask_fn _kernel
 
 
 cdef bint _has_kernel(int level) noexcept:
+    # The kernel is NULL unless this build and this CPU can run the level.
     return wsf_mask_kernel(level) != NULL
 
 

@@ -8,8 +8,8 @@ from libc.stdint cimport uint32_t
 # is 0 iff the data ends on a whole code point), else the index in data of
 # the first impossible byte (*state is then unspecified: today 0xFF, a
 # failed state from which every further byte is impossible).  No GIL needed.
-# Any length works, 0 included; the kernel picked at import (or by
-# _simd_select) does the work.
+# Any length works, 0 included; the kernel of the SIMD level in use
+# (wsfast.SIMD) does the work.
 cdef Py_ssize_t utf8_feed(uint32_t *state, const unsigned char *data, Py_ssize_t n) noexcept nogil
 
 # 1 if data[0:n] is complete, valid UTF-8.

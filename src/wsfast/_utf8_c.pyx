@@ -1,9 +1,9 @@
 # cython: language_level=3
 """Strict UTF-8 validation (RFC 3629), compiled: thin wrappers over C kernels.
 
-The kernel (portable, sse2, ssse3, avx2 or neon; see _csrc/utf8.h) is chosen
-once at import from what the CPU supports, or from WSFAST_SIMD, and called
-through a function pointer.  docs/utf8.md explains the algorithm and the
+The kernel of a SIMD level (_csrc/wsf_levels.h) is chosen at import from what
+the CPU supports, or from WSFAST_SIMD, switched by wsfast._simd.force(), and
+called through a function pointer.  docs/utf8.md explains the algorithm and the
 choices made here.
 """
 
@@ -41,6 +41,7 @@ cdef wsf_utf8_fn _kernel
 
 
 cdef bint _has_kernel(int level) noexcept:
+    # The kernel is NULL unless this build and this CPU can run the level.
     return wsf_utf8_kernel(level) != NULL
 
 
@@ -50,7 +51,6 @@ cdef void _use_level(int level) noexcept:
 
 
 include "_simd_select.pxi"
-
 
 
 # ---------------------------------------------------------------- C level API

@@ -11,9 +11,8 @@
  * any other overlap is not allowed.  No alignment is required of either
  * pointer.  Kernels never read or write outside [0, n).
  *
- * The x86 and arm64 kernels only exist when this file is compiled for that
- * architecture (their bodies are guarded by WSF_X86 / WSF_ARM64); the caller
- * must also check wsf_level_supported() before calling one.
+ * A kernel file only has a body when it is compiled for its level's
+ * architecture (wsf_levels.h); which kernel runs is wsf_mask_kernel's choice.
  */
 #ifndef WSF_MASK_H
 #define WSF_MASK_H
@@ -24,20 +23,16 @@
 
 #include "wsf_cpu.h"
 
-typedef void (*wsf_mask_fn)(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key);
+typedef void wsf_mask_kernel_fn(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key);
+typedef wsf_mask_kernel_fn *wsf_mask_fn;
 
-void wsf_mask_portable(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key);
-#if defined(WSF_X86)
-void wsf_mask_sse2(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key);
-void wsf_mask_avx2(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key);
-#endif
-#if defined(WSF_ARM64)
-void wsf_mask_neon(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key);
-#endif
+/* wsf_mask_<level> for every row of wsf_levels.h; only those with a
+ * mask_<level>.c are defined. */
+#define WSF_LEVEL(name, arch, cc_flags, msvc_flags, features, borrows) wsf_mask_kernel_fn wsf_mask_##name;
+#include "wsf_levels.h"
 
-/* The kernel for a level of wsf_cpu.h, or NULL when this build has none for
- * it.  Levels without a masking kernel of their own borrow the next lower one
- * (SSSE3 adds nothing to a byte-wise XOR, so it runs the SSE2 kernel). */
+/* The kernel to run at `level` (its own, or the one the level borrows), or
+ * NULL when this build or this CPU cannot run that level. */
 wsf_mask_fn wsf_mask_kernel(int level);
 
 /* The key for a stream position: its byte i is mask[(phase + i) % 4]. */

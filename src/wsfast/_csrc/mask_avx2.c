@@ -1,8 +1,8 @@
 /* AVX2 masking kernel (x86): 32 bytes a vector, four vectors a round.
- * Only called after wsf_level_supported(WSF_AVX2) said yes. */
+ * Only run where wsf_cpu_features() reports AVX2 (wsf_mask_kernel). */
 #include "mask.h"
 
-#if defined(WSF_X86)
+#if WSF_ARCH_X86
 #include <immintrin.h>
 
 /* From this size on, a few scalar bytes first align the stores to 32 bytes,

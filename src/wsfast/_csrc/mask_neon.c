@@ -2,7 +2,7 @@
  * 16 bytes a vector, four vectors a round. */
 #include "mask.h"
 
-#if defined(WSF_ARM64)
+#if WSF_ARCH_ARM64
 #include <arm_neon.h>
 
 void wsf_mask_neon(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key) {

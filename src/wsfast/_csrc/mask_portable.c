@@ -1,4 +1,4 @@
-/* The portable masking kernel, and the table of kernels per CPU level.
+/* The portable masking kernel, and the masking kernel of every level.
  *
  * Plain C for any CPU: eight bytes at a time through memcpy, which compilers
  * turn into single (unaligned-safe) loads and stores, so no alignment is
@@ -30,24 +30,8 @@ void wsf_mask_portable(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key)
     wsf_mask_tail(dst + i, src + i, n - i, key);
 }
 
-wsf_mask_fn wsf_mask_kernel(int level) {
-    switch (level) {
-    case WSF_PORTABLE:
-        return wsf_mask_portable;
-    /* Universal (multi-architecture) builds compile no ISA kernels at all;
-     * setup.py then defines WSF_NO_ISA_KERNELS. */
-#if defined(WSF_X86) && !defined(WSF_NO_ISA_KERNELS)
-    case WSF_SSE2:
-    case WSF_SSSE3:
-        return wsf_mask_sse2;
-    case WSF_AVX2:
-        return wsf_mask_avx2;
+#ifndef WSF_HAVE_mask_portable
+#error "build through setup.py: it defines WSF_HAVE_mask_<level> for every row of wsf_levels.h"
 #endif
-#if defined(WSF_ARM64) && !defined(WSF_NO_ISA_KERNELS)
-    case WSF_NEON:
-        return wsf_mask_neon;
-#endif
-    default:
-        return NULL;
-    }
-}
+#define WSF_UNIT mask
+#include "wsf_dispatch.h"

@@ -1,8 +1,8 @@
 /* SSE2 masking kernel (x86): 16 bytes a vector, four vectors a round.
- * Also serves the SSSE3 level, which adds nothing useful to a plain XOR. */
+ * The ssse3 level borrows it (wsf_levels.h): SSSE3 adds nothing to a plain XOR. */
 #include "mask.h"
 
-#if defined(WSF_X86)
+#if WSF_ARCH_X86
 #include <emmintrin.h>
 
 void wsf_mask_sse2(uint8_t *dst, const uint8_t *src, size_t n, uint32_t key) {

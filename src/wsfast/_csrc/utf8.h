@@ -35,23 +35,19 @@ enum {
 };
 #define WSF_UTF8_FAILED 0xFFu
 
-typedef ptrdiff_t (*wsf_utf8_fn)(uint32_t *state, const unsigned char *data, size_t n);
+typedef ptrdiff_t wsf_utf8_kernel_fn(uint32_t *state, const unsigned char *data, size_t n);
+typedef wsf_utf8_kernel_fn *wsf_utf8_fn;
 
-/* Every variant; the SIMD ones exist only on their architecture. */
-ptrdiff_t wsf_utf8_feed_portable(uint32_t *state, const unsigned char *data, size_t n);
-#if defined(WSF_X86)
-ptrdiff_t wsf_utf8_feed_sse2(uint32_t *state, const unsigned char *data, size_t n);
-ptrdiff_t wsf_utf8_feed_ssse3(uint32_t *state, const unsigned char *data, size_t n);
-ptrdiff_t wsf_utf8_feed_avx2(uint32_t *state, const unsigned char *data, size_t n);
-#endif
-#if defined(WSF_ARM64)
-ptrdiff_t wsf_utf8_feed_neon(uint32_t *state, const unsigned char *data, size_t n);
-#endif
+/* wsf_utf8_<level> for every row of wsf_levels.h; only those with a
+ * utf8_<level>.c are defined. */
+#define WSF_LEVEL(name, arch, cc_flags, msvc_flags, features, borrows) wsf_utf8_kernel_fn wsf_utf8_##name;
+#include "wsf_levels.h"
 
-/* The kernel of a wsf_cpu level, or NULL when this build has none for it. */
+/* The kernel to run at `level` (its own, or the one the level borrows), or
+ * NULL when this build or this CPU cannot run that level. */
 wsf_utf8_fn wsf_utf8_kernel(int level);
 
-/* The DFA tables (utf8_scalar.c). */
+/* The DFA tables (utf8_portable.c). */
 extern const uint8_t wsf_u8_lead[256];          /* ACCEPT + byte -> state, FAILED if impossible */
 extern const uint8_t wsf_u8_lo[WSF_U8_NSTATES];   /* smallest allowed next byte */
 extern const uint8_t wsf_u8_span[WSF_U8_NSTATES]; /* hi - lo */

@@ -3,7 +3,7 @@
  * wsf_cpu says the CPU and the OS support it. */
 #include "utf8.h"
 
-#if defined(WSF_X86) && !defined(WSF_NO_ISA_KERNELS)
+#if WSF_ARCH_X86
 #include <immintrin.h>
 
 typedef __m256i wsf_vec;
@@ -60,8 +60,8 @@ static inline wsf_vec v_incomplete(wsf_vec v) {
 }
 
 /* Under 32 bytes, the 16-byte kernel (every AVX2 CPU has SSSE3). */
-#define WSF_U8_SHORT wsf_utf8_feed_ssse3
-#define WSF_U8_DRIVER wsf_utf8_feed_avx2
+#define WSF_U8_SHORT wsf_utf8_ssse3
+#define WSF_U8_DRIVER wsf_utf8_avx2
 #include "utf8.h"
 
 #endif

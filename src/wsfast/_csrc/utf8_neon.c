@@ -2,7 +2,7 @@
  * SIMD is part of the AArch64 baseline, so no flags are needed. */
 #include "utf8.h"
 
-#if defined(WSF_ARM64) && !defined(WSF_NO_ISA_KERNELS)
+#if WSF_ARCH_ARM64
 #include <arm_neon.h>
 
 typedef uint8x16_t wsf_vec;
@@ -43,7 +43,7 @@ static inline wsf_vec v_incomplete(wsf_vec v) {
     return vqsubq_u8(v, vld1q_u8(wsf_u8_incomplete_max));
 }
 
-#define WSF_U8_DRIVER wsf_utf8_feed_neon
+#define WSF_U8_DRIVER wsf_utf8_neon
 #include "utf8.h"
 
 #endif

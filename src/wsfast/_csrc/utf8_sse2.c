@@ -2,7 +2,7 @@
  * SSE2 skips ASCII 16 bytes at a time and the scalar DFA takes the rest. */
 #include "utf8.h"
 
-#if defined(WSF_X86) && !defined(WSF_NO_ISA_KERNELS)
+#if WSF_ARCH_X86
 #include <emmintrin.h>
 
 /* How far the DFA runs before looking for ASCII again.  The stretch doubles
@@ -11,7 +11,7 @@
 #define WSF_U8_STRETCH_MIN 64
 #define WSF_U8_STRETCH_MAX 4096
 
-ptrdiff_t wsf_utf8_feed_sse2(uint32_t *state, const unsigned char *d, size_t n) {
+ptrdiff_t wsf_utf8_sse2(uint32_t *state, const unsigned char *d, size_t n) {
     size_t i = 0, stretch = WSF_U8_STRETCH_MIN;
     uint32_t st = *state;
     while (i < n) {

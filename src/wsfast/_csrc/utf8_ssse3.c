@@ -2,7 +2,7 @@
  * Compiled with -mssse3; only run after wsf_cpu says the CPU has it. */
 #include "utf8.h"
 
-#if defined(WSF_X86) && !defined(WSF_NO_ISA_KERNELS)
+#if WSF_ARCH_X86
 #include <tmmintrin.h>
 
 typedef __m128i wsf_vec;
@@ -49,7 +49,7 @@ static inline wsf_vec v_incomplete(wsf_vec v) {
     return _mm_subs_epu8(v, max);
 }
 
-#define WSF_U8_DRIVER wsf_utf8_feed_ssse3
+#define WSF_U8_DRIVER wsf_utf8_ssse3
 #include "utf8.h"
 
 #endif

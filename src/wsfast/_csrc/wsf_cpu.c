@@ -26,78 +26,78 @@ static uint64_t wsf_xgetbv0(void) {
 }
 #endif
 
-static int wsf_x86_features(void) {
-    static int cached = -1;
-    unsigned r[4];
-    int max_leaf, level = WSF_PORTABLE;
-    if (cached >= 0)
-        return cached;
+static unsigned wsf_detect(void) {
+    unsigned r[4], found = 0;
+    int max_leaf;
     wsf_cpuid(0, 0, r);
     max_leaf = (int)r[0];
-    if (max_leaf >= 1) {
-        wsf_cpuid(1, 0, r);
-        int sse2 = (r[3] >> 26) & 1;
-        int ssse3 = (r[2] >> 9) & 1;
-        int osxsave = (r[2] >> 27) & 1;
-        int avx = (r[2] >> 28) & 1;
-        if (sse2)
-            level = WSF_SSE2;
-        if (sse2 && ssse3)
-            level = WSF_SSSE3;
-        /* AVX2 also needs the OS to save YMM state (XCR0 bits 1 and 2). */
-        if (level == WSF_SSSE3 && osxsave && avx && max_leaf >= 7 &&
-            (wsf_xgetbv0() & 6) == 6) {
-            wsf_cpuid(7, 0, r);
-            if ((r[1] >> 5) & 1)
-                level = WSF_AVX2;
-        }
+    if (max_leaf < 1)
+        return 0;
+    wsf_cpuid(1, 0, r);
+    if ((r[3] >> 26) & 1)
+        found |= WSF_CPU_SSE2;
+    if ((r[2] >> 9) & 1)
+        found |= WSF_CPU_SSSE3;
+    /* AVX2 also needs the OS to save YMM state: OSXSAVE and AVX in leaf 1,
+     * XCR0 bits 1 and 2, then the AVX2 bit of leaf 7. */
+    if (((r[2] >> 27) & 1) && ((r[2] >> 28) & 1) && max_leaf >= 7 && (wsf_xgetbv0() & 6) == 6) {
+        wsf_cpuid(7, 0, r);
+        if ((r[1] >> 5) & 1)
+            found |= WSF_CPU_AVX2;
     }
-    cached = level;
-    return level;
+    return found;
 }
+#elif defined(WSF_ARM64)
+/* Advanced SIMD is part of the AArch64 baseline. */
+static unsigned wsf_detect(void) { return WSF_CPU_NEON; }
+#else
+static unsigned wsf_detect(void) { return 0; }
 #endif
+
+unsigned wsf_cpu_features(void) {
+    /* One word, so that a racing first call can only store the same value. */
+    static int cached = -1;
+    int found = cached;
+    if (found < 0) {
+        found = (int)wsf_detect();
+        cached = found;
+    }
+    return (unsigned)found;
+}
+
+static const struct {
+    const char *name;
+    int built;         /* the row's kernel files are compiled for this target */
+    unsigned features; /* WSF_CPU_* bits its kernels need */
+    int borrows;
+} wsf_levels[WSF_LEVEL_COUNT] = {
+#define WSF_LEVEL(name, arch, cc_flags, msvc_flags, features, borrows) \
+    {#name, WSF_ARCH_##arch, (features), WSF_LEVEL_##borrows},
+#include "wsf_levels.h"
+};
 
 int wsf_level_supported(int level) {
-    switch (level) {
-    case WSF_PORTABLE:
-        return 1;
-#if defined(WSF_X86)
-    case WSF_SSE2:
-    case WSF_SSSE3:
-    case WSF_AVX2:
-        return wsf_x86_features() >= level;
-#endif
-#if defined(WSF_ARM64)
-    case WSF_NEON:
-        return 1; /* Advanced SIMD is part of the AArch64 baseline. */
-#endif
-    default:
+    if (level < 0 || level >= WSF_LEVEL_COUNT || !wsf_levels[level].built)
         return 0;
-    }
+    return (wsf_cpu_features() & wsf_levels[level].features) == wsf_levels[level].features;
 }
 
-int wsf_level_best(void) {
-    static const int order[] = {WSF_AVX2, WSF_NEON, WSF_SSSE3, WSF_SSE2};
-    size_t i;
-    for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-        if (wsf_level_supported(order[i]))
-            return order[i];
-    return WSF_PORTABLE;
+int wsf_level_borrows(int level) {
+    if (level < 0 || level >= WSF_LEVEL_COUNT)
+        return WSF_LEVEL_portable;
+    return wsf_levels[level].borrows;
 }
-
-static const char *const wsf_names[WSF_LEVEL_COUNT] = {
-    "portable", "sse2", "ssse3", "avx2", "neon"};
 
 const char *wsf_level_name(int level) {
     if (level < 0 || level >= WSF_LEVEL_COUNT)
         return "unknown";
-    return wsf_names[level];
+    return wsf_levels[level].name;
 }
 
 int wsf_level_from_name(const char *name) {
     int i;
     for (i = 0; i < WSF_LEVEL_COUNT; i++)
-        if (strcmp(name, wsf_names[i]) == 0)
+        if (strcmp(name, wsf_levels[i].name) == 0)
             return i;
     return -1;
 }

@@ -37,7 +37,9 @@ def make_classes(k: Any) -> tuple[type, type, Any, type]:
         __slots__ = ("_masker",)
 
         def __init__(self, mask: Any) -> None:
-            assert len(mask) == 4
+            # autobahn's own maskers only assert this, which `python -O` drops.
+            if len(mask) != 4:
+                raise ValueError(f"autobahn's maskers take a 4-byte mask, not {len(mask)} bytes")
             try:
                 self._masker = Masker(mask)
             except TypeError:

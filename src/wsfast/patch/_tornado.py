@@ -20,7 +20,9 @@ def version() -> str:
     return dist_version(DISTRIBUTION)
 
 
-def make_mask(original: Callable[[bytes, bytes], bytes], apply_mask: Callable[..., bytes]) -> Callable[[bytes, bytes], bytes]:
+def make_mask(
+    original: Callable[[bytes, bytes], bytes], apply_mask: Callable[..., bytes]
+) -> Callable[[bytes, bytes], bytes]:
     def _websocket_mask(mask: bytes, data: bytes) -> bytes:
         # tornado's C speedup takes read-only bytes only and its Python
         # fallback anything array() takes: other types keep their own errors.
@@ -34,7 +36,9 @@ def make_mask(original: Callable[[bytes, bytes], bytes], apply_mask: Callable[..
 
 def plan(k: Any) -> list[Binding]:
     original = lookup(*SOURCE)
-    require_params("tornado.util._websocket_mask_python", lookup("tornado.util", "_websocket_mask_python"), ("mask", "data"))
+    require_params(
+        "tornado.util._websocket_mask_python", lookup("tornado.util", "_websocket_mask_python"), ("mask", "data")
+    )
     probe(
         "tornado.util._websocket_mask",
         lambda: original(b"\x01\x02\x03\x04", b"\x00" * 6) == b"\x01\x02\x03\x04\x01\x02",

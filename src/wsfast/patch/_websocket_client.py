@@ -25,7 +25,9 @@ def version() -> str:
     return dist_version(DISTRIBUTION)
 
 
-def make_mask_method(original: Callable[[Any, Any], bytes], apply_mask: Callable[..., bytes]) -> staticmethod[Any, bytes]:
+def make_mask_method(
+    original: Callable[[Any, Any], bytes], apply_mask: Callable[..., bytes]
+) -> staticmethod[Any, bytes]:
     def mask(mask_key: Any, data: Any) -> bytes:
         # str keys and data are latin-1 encoded by the original: leave those to it.
         if type(data) in _BYTES and type(mask_key) in _BYTES and len(mask_key) == 4:
@@ -36,7 +38,9 @@ def make_mask_method(original: Callable[[Any, Any], bytes], apply_mask: Callable
     return staticmethod(mask)
 
 
-def make_mask_function(original: Callable[[Any, Any], bytes], apply_mask: Callable[..., bytes]) -> Callable[[Any, Any], bytes]:
+def make_mask_function(
+    original: Callable[[Any, Any], bytes], apply_mask: Callable[..., bytes]
+) -> Callable[[Any, Any], bytes]:
     def _mask(mask_value: Any, data_value: Any) -> bytes:
         if (
             type(mask_value) is array.array

@@ -21,7 +21,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .._errors import ProtocolError
+from wsfast._errors import ProtocolError
+
 from ._core import Binding, Mismatch, dist_version, lookup, require_fingerprint
 
 DISTRIBUTION = "wsproto"

@@ -1,6 +1,7 @@
-/* The scalar UTF-8 validator: the DFA every variant falls back on for chunk
- * edges and exact error positions, and the portable kernel (8 bytes at a time
- * over ASCII, the DFA elsewhere).  Compiled everywhere, with no ISA flags. */
+/* The portable UTF-8 kernel (8 bytes at a time over ASCII, the DFA
+ * elsewhere), which is also the scalar validator every other level falls back
+ * on for chunk edges and exact error positions; and the UTF-8 kernel of every
+ * level.  Compiled everywhere, with no ISA flags. */
 #include "utf8.h"
 
 #define F WSF_UTF8_FAILED
@@ -111,27 +112,12 @@ fail:
     return (ptrdiff_t)i;
 }
 
-ptrdiff_t wsf_utf8_feed_portable(uint32_t *state, const unsigned char *data, size_t n) {
+ptrdiff_t wsf_utf8_portable(uint32_t *state, const unsigned char *data, size_t n) {
     return wsf_utf8_scalar_from(state, data, 0, n);
 }
 
-wsf_utf8_fn wsf_utf8_kernel(int level) {
-    switch (level) {
-    case WSF_PORTABLE:
-        return wsf_utf8_feed_portable;
-#if defined(WSF_X86) && !defined(WSF_NO_ISA_KERNELS)
-    case WSF_SSE2:
-        return wsf_utf8_feed_sse2;
-    case WSF_SSSE3:
-        return wsf_utf8_feed_ssse3;
-    case WSF_AVX2:
-        return wsf_utf8_feed_avx2;
+#ifndef WSF_HAVE_utf8_portable
+#error "build through setup.py: it defines WSF_HAVE_utf8_<level> for every row of wsf_levels.h"
 #endif
-#if defined(WSF_ARM64) && !defined(WSF_NO_ISA_KERNELS)
-    case WSF_NEON:
-        return wsf_utf8_feed_neon;
-#endif
-    default:
-        return NULL;
-    }
-}
+#define WSF_UNIT utf8
+#include "wsf_dispatch.h"

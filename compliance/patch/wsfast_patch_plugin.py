@@ -1,8 +1,8 @@
 """pytest plugin: run a library's own test suite with wsfast.patch installed.
 
-    WSFAST_PATCH=wsproto python -m pytest -p patch_pytest_plugin ...
+    WSFAST_PATCH=wsproto python -m pytest -p wsfast_patch_plugin ...
 
-(with compliance/ on PYTHONPATH).  The patch goes in at configure time,
+(with compliance/patch/ on PYTHONPATH).  The patch goes in at configure time,
 before any test module is imported, so names that test modules copy with
 ``from x import y`` are the patched ones too.  A library that the patch
 refuses fails the run instead of silently testing the original.

@@ -1,6 +1,6 @@
 """An echo server on 127.0.0.1 for websocket-client's local-server tests.
 
-    python compliance/patch_echo_server.py PORT [--patch]
+    python compliance/patch/echo_server.py PORT [--patch]
 
 Built on websockets; with --patch, websockets runs with wsfast.patch
 installed, so the patched library serves the other library's test suite.

@@ -1,8 +1,8 @@
 """Autobahn|Testsuite against echo servers built on each library, unpatched and patched.
 
     compliance/install.sh                      # once: wstest (compliance/run.py's install)
-    python compliance/patch_servers.py         # every library that can serve, both ways
-    python compliance/patch_servers.py --only wsproto,tornado --cases '1.*,5.*'
+    python compliance/patch/servers.py         # every library that can serve, both ways
+    python compliance/patch/servers.py --only wsproto,tornado --cases '1.*,5.*'
 
 For each library that can be a server (wsproto, tornado, autobahn on
 asyncio, websockets; websocket-client is a client only) this starts an echo
@@ -13,7 +13,7 @@ must be the same or better on every case (OK and INFORMATIONAL rank above
 NON-STRICT, which ranks above UNIMPLEMENTED and FAILED).  Uses the wstest
 install and report checks of compliance/run.py.
 
-    python compliance/patch_servers.py --serve LIB PORT [--patch]
+    python compliance/patch/servers.py --serve LIB PORT [--patch]
 
 runs one such server (what the driver starts).
 """
@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 HERE = Path(__file__).resolve().parent
+COMPLIANCE = HERE.parent  # compliance/run.py, the wstest harness, lives there
 RANK = {"OK": 3, "INFORMATIONAL": 3, "NON-STRICT": 2, "UNIMPLEMENTED": 1, "FAILED": 0}
 SERVERS = ("wsproto", "tornado", "autobahn", "websockets")
 RERUNS = 3
@@ -41,8 +42,7 @@ RERUNS = 3
 
 async def serve_wsproto(port: int) -> None:
     from wsproto import ConnectionType, WSConnection
-    from wsproto.events import (AcceptConnection, BytesMessage, CloseConnection, Ping, Request,
-                                TextMessage)
+    from wsproto.events import AcceptConnection, BytesMessage, CloseConnection, Ping, Request, TextMessage
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         ws = WSConnection(ConnectionType.SERVER)
@@ -66,14 +66,14 @@ async def serve_wsproto(port: int) -> None:
                     elif isinstance(event, CloseConnection):
                         try:
                             writer.write(ws.send(event.response()))
-                        except Exception:
+                        except Exception:  # noqa: BLE001 - the peer may have closed first; we close anyway
                             pass
                         await writer.drain()
                         return
                 await writer.drain()
                 if not data:
                     return
-        except Exception:
+        except Exception:  # noqa: BLE001 - a fuzzing peer breaks connections on purpose
             return
         finally:
             writer.close()
@@ -175,7 +175,7 @@ def fuzz(library: str, patched: bool, cases: List[str], outdir: Path) -> Dict[st
 
 def harness_compiled() -> bool:
     out = subprocess.run([sys.executable, "-c", "import wsfast; print(wsfast.IMPLEMENTATION)"],
-                         env={**__import__("os").environ, "PYTHONPATH": str(HERE.parent / "src")},
+                         env={**__import__("os").environ, "PYTHONPATH": str(COMPLIANCE.parent / "src")},
                          capture_output=True, text=True)
     return out.stdout.strip() == "cython"
 
@@ -190,16 +190,16 @@ def main() -> int:
     parser.add_argument("--patch", action="store_true")
     parser.add_argument("--only", default=",".join(SERVERS))
     parser.add_argument("--cases", default=",".join(f"{n}.*" for n in range(1, 11)))
-    parser.add_argument("--reports", type=Path, default=HERE / "reports" / "patch-servers")
+    parser.add_argument("--reports", type=Path, default=COMPLIANCE / "reports" / "patch-servers")
     args = parser.parse_args()
     if args.serve:
         serve(args.serve[0], int(args.serve[1]), args.patch)
         return 0
-    sys.path.insert(0, str(HERE))
+    sys.path.insert(0, str(COMPLIANCE))
     import run as harness
 
     if not (harness.VENV / "bin" / "wstest").exists():
-        print(f"wstest is not installed: run {HERE / 'install.sh'} first")
+        print(f"wstest is not installed: run {COMPLIANCE / 'install.sh'} first")
         return 2
     cases = [c for c in args.cases.split(",") if c]
     failed = 0
@@ -220,7 +220,7 @@ def main() -> int:
         # unpatched one's worst, so that a regression that always shows stays caught.
         seen_before = {c: [score(before[c])] for c in worse}
         seen_after = {c: [score(after[c])] for c in worse if c in after}
-        for attempt in range(RERUNS):
+        for _ in range(RERUNS):
             if not worse or missing:
                 break
             again_before = fuzz(library, False, worse, (args.reports / f"{library}-unpatched-rerun").resolve())

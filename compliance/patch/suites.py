@@ -1,6 +1,6 @@
 """Proof of sameness: each library's own test suite, unpatched and patched.
 
-    python compliance/patch_suites.py [--impl python,cython] [--only wsproto,...]
+    python compliance/patch/suites.py [--impl python,cython] [--only wsproto,...]
 
 Every suite runs once without the patch (the baseline) and once per wsfast
 implementation with ``wsfast.patch`` installed for that library; a patched
@@ -12,7 +12,8 @@ echo server on 127.0.0.1 that runs on websockets, patched in the patched
 runs, so that library is exercised end to end as well.
 
 The pinned releases are the ones the adapters were verified against
-(docs/patch.md); the script installs them when the interpreter has others.
+(docs/patch.md), read from requirements/patch-suites.txt; the script installs
+them when the interpreter has others.
 """
 
 from __future__ import annotations
@@ -30,23 +31,33 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PINS = {
-    "wsproto": "1.3.2",
-    "websocket-client": "1.9.2",
-    "tornado": "6.6.1",
-    "autobahn": "26.10.2",
-    "websockets": "17.4",
-    "twisted": "26.10.0",  # autobahn's frame-level tests run under trial only
-}
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+REQUIREMENTS = ROOT / "requirements" / "patch-suites.txt"
 TIMEOUT = 300
+
+
+def read_pins(path: Path = REQUIREMENTS) -> dict[str, str]:
+    """Distribution -> pinned version, from a requirements file and those it includes (-r)."""
+    pins: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            pins.update(read_pins(path.parent / line[3:].strip()))
+        elif match := re.match(r"([A-Za-z0-9._-]+)==([^;\s]+)", line):
+            pins[match.group(1).lower()] = match.group(2)
+    return pins
+
+
+PINS = read_pins()
 
 
 def site_dir(package: str) -> Path:
     import importlib.util
 
     spec = importlib.util.find_spec(package)
-    assert spec is not None and spec.origin is not None, package
+    if spec is None or spec.origin is None:
+        raise SystemExit(f"{package} is not importable: install {REQUIREMENTS.relative_to(ROOT)}, or drop --no-install")
     return Path(spec.origin).parent
 
 
@@ -81,7 +92,7 @@ def ensure_pins() -> None:
             wrong.append(f"{dist}=={version}")
     if wrong:
         print(f"installing {' '.join(wrong)}", flush=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *wrong], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(REQUIREMENTS)], check=True)
 
 
 def wsproto_tests(work: Path) -> Path:
@@ -102,7 +113,7 @@ def wsproto_tests(work: Path) -> Path:
 
 
 def suites(work: Path) -> list[Suite]:
-    pytest_base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "patch_pytest_plugin"]
+    pytest_base = ["-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "wsfast_patch_plugin"]
     autobahn = site_dir("autobahn")
     return [
         Suite("wsproto", [*pytest_base, "tests"], wsproto_tests(work), "pytest", note="sdist tests/, all"),
@@ -151,7 +162,7 @@ def free_port() -> int:
 
 def start_echo(env: dict[str, str], patched: bool) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
-    argv = [sys.executable, str(ROOT / "compliance" / "patch_echo_server.py"), str(port)]
+    argv = [sys.executable, str(HERE / "echo_server.py"), str(port)]
     if patched:
         argv.append("--patch")
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -187,9 +198,9 @@ def summarize(kind: str, text: str) -> str:
             if re.search(r"\d+ (passed|failed|error)", line):
                 return re.sub(r" in [\d.]+s.*$", "", line.strip("= "))
     if kind in ("unittest", "trial"):
-        ran = next((l for l in reversed(lines) if l.startswith("Ran ")), "")
+        ran = next((line for line in reversed(lines) if line.startswith("Ran ")), "")
         ran = re.sub(r" in [\d.]+s$", "", ran)
-        final = next((l for l in reversed(lines) if re.match(r"(OK|FAILED|PASSED)\b", l)), "")
+        final = next((line for line in reversed(lines) if re.match(r"(OK|FAILED|PASSED)\b", line)), "")
         return f"{ran}; {final}".strip("; ")
     return lines[-1] if lines else ""
 
@@ -198,7 +209,7 @@ def run(suite: Suite, impl: str | None, work: Path, index: int) -> Outcome:
     label = impl or "baseline"
     log = work / f"{index}-{suite.name}-{label}.log"
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT / "compliance"), env.get("PYTHONPATH", "")])
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(HERE), env.get("PYTHONPATH", "")])
     env.update(suite.env)
     env.pop("WSFAST_PATCH", None)
     if impl == "python":
@@ -208,12 +219,12 @@ def run(suite: Suite, impl: str | None, work: Path, index: int) -> Outcome:
     if suite.kind == "pytest":
         argv += ["--junitxml", str(junit)]
         if impl is None:
-            i = argv.index("patch_pytest_plugin")
+            i = argv.index("wsfast_patch_plugin")
             del argv[i - 1 : i + 1]
         else:
             env["WSFAST_PATCH"] = suite.name
     elif impl is not None:
-        argv = [str(ROOT / "compliance" / "patch_run.py"), suite.name, *argv]
+        argv = [str(HERE / "run_patched.py"), suite.name, *argv]
     echo = None
     if suite.echo_server:
         echo, port = start_echo(env, patched=impl is not None)

@@ -1,7 +1,7 @@
 """Run a module as __main__ with wsfast.patch installed first.
 
-    python compliance/patch_run.py tornado -m tornado.test.runtests tornado.test.websocket_test
-    python compliance/patch_run.py - -m tornado.test.runtests ...     # same run, unpatched
+    python compliance/patch/run_patched.py tornado -m tornado.test.runtests tornado.test.websocket_test
+    python compliance/patch/run_patched.py - -m tornado.test.runtests ...     # same run, unpatched
 
 For test runners that are not pytest (tornado's runtests, Twisted's trial).
 The first argument is a comma-separated list of libraries to patch, or "-"
