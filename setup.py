@@ -32,7 +32,7 @@ PKG = Path("src") / "wsfast"
 CSRC = PKG / "_csrc"
 
 # The units, in dependency order: later modules cimport earlier ones.
-UNITS = ["mask", "utf8", "frames", "decoder", "deflate"]
+UNITS = ["mask", "utf8", "frames", "decoder", "deflate", "connection"]
 # Units linked with a system library: zlib for permessage-deflate.
 LIBRARIES = {"deflate": ["zlib" if sys.platform == "win32" else "z"]}
 

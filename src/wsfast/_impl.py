@@ -14,7 +14,7 @@ import types
 from typing import TYPE_CHECKING
 
 # The accelerated units, each a triplet: _<unit>_py.py, _<unit>_c.pyx, _<unit>.py.
-UNITS = ("mask", "utf8", "frames", "decoder", "deflate")
+UNITS = ("mask", "utf8", "frames", "decoder", "deflate", "connection")
 KINDS = ("python", "cython")
 
 
@@ -36,6 +36,8 @@ PUBLIC = {
     "Decoder": "decoder",
     "Deflater": "deflate",
     "Inflater": "deflate",
+    "ServerConnection": "connection",
+    "ClientConnection": "connection",
 }
 
 
