@@ -148,10 +148,11 @@ class Server:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                     break
             except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"{name} is not listening after 30 s")
-                time.sleep(0.1)
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{name} is not listening after 30 s")
+            time.sleep(0.1)
 
     @property
     def pid(self) -> int:

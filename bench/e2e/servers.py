@@ -9,9 +9,9 @@
 Every server listens on 127.0.0.1 only, echoes each text or binary message
 back as it came, and runs on uvloop when it is installed (uvicorn picks it by
 itself; aiohttp and picows are given it), so the event loop is the same for
-all.  uvicorn runs the raw ASGI app below with its defaults, as
-``uvicorn servers:echo_app --ws ...`` would, with logging at warning so that a
-log line per connection does not count as WebSocket work.
+all.  uvicorn runs the raw ASGI app of examples/asgi_echo.py with its
+defaults, as ``uvicorn asgi_echo:app --ws ...`` would, with logging at warning
+so that a log line per connection does not count as WebSocket work.
 """
 
 from __future__ import annotations
@@ -20,35 +20,11 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Awaitable
-from typing import Any, Callable
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+from pathlib import Path
 
 # 64 KiB messages and every library's default limit are far apart, but the
 # limits differ (aiohttp 4 MiB, uvicorn 16 MiB): all are given uvicorn's.
 MAX_SIZE = 16 * 1024 * 1024
-
-
-async def echo_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """A raw ASGI WebSocket echo: no framework between uvicorn and the socket."""
-    if scope["type"] != "websocket":
-        await send({"type": "http.response.start", "status": 404, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-        return
-    await receive()  # websocket.connect
-    await send({"type": "websocket.accept"})
-    while True:
-        event = await receive()
-        if event["type"] != "websocket.receive":
-            return
-        text = event.get("text")
-        if text is not None:
-            await send({"type": "websocket.send", "text": text})
-        else:
-            await send({"type": "websocket.send", "bytes": event["bytes"]})
 
 
 def use_uvloop() -> str:
@@ -73,7 +49,10 @@ def serve_uvicorn(port: int, ws: str, patch: str | None) -> None:
             raise SystemExit(f"wsfast.patch.install({patch}) patched only {done}")
     import uvicorn
 
-    uvicorn.run(echo_app, host="127.0.0.1", port=port, ws=ws, lifespan="off", log_level="warning",
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
+    from asgi_echo import app
+
+    uvicorn.run(app, host="127.0.0.1", port=port, ws=ws, lifespan="off", log_level="warning",
                 access_log=False)
 
 
