@@ -28,7 +28,7 @@ PKG = Path("src") / "wsfast"
 CSRC = PKG / "_csrc"
 
 # The units, in dependency order: later modules cimport earlier ones.
-UNITS = ["mask", "utf8", "frames", "decoder"]
+UNITS = ["mask", "utf8", "frames", "decoder", "connection"]
 
 
 def _flag(name: str) -> bool:

@@ -483,3 +483,99 @@ def encoder_contenders() -> Dict[str, Tuple[str, Factory]]:
         "websockets": ("peer", websockets),
         "wsproto": ("peer-pure", wsproto),
     }
+
+
+# --------------------------------------------------------------- connection
+_UPGRADE = (b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+
+
+def echo_contenders() -> Dict[str, Tuple[str, Factory]]:
+    """``f(frame) -> bytes``: one masked binary frame from a client in, its echo out.
+
+    The work of a server per message: read the frame, take the message,
+    queue the same payload back, collect the bytes to write.  Every
+    contender is a server past its opening handshake, compression off.
+    """
+
+    def wsfast(kind: str) -> Factory:
+        def make(frame: bytes) -> Call:
+            conn = wsfast_name(kind, "ServerConnection")()
+            conn.receive_data(_UPGRADE)
+            conn.accept()
+            conn.data_to_send()
+            message = _import("wsfast._types").Message
+            receive, send, out = conn.receive_data, conn.send, conn.data_to_send
+
+            def echo(data: bytes) -> bytes:
+                for event in receive(data):
+                    if type(event) is message:
+                        send(event.data)
+                return out()
+
+            return (echo, (frame,), {})
+
+        return make
+
+    def codec(kind: str) -> Factory:
+        # The floor: the same work done with the bare Decoder and encoder.
+        def make(frame: bytes) -> Call:
+            decoder = wsfast_name(kind, "Decoder")(max_message_size=None)
+            encode = wsfast_name(kind, "encode_frame")
+            message = _import("wsfast._types").Message
+            feed = decoder.feed
+
+            def echo(data: bytes) -> bytes:
+                out = b""
+                for event in feed(data):
+                    if type(event) is message:
+                        out += encode(event.opcode, event.data)  # b"" + x is x, no copy
+                return out
+
+            return (echo, (frame,), {})
+
+        return make
+
+    def websockets(frame: bytes) -> Call:
+        server = _import("websockets.server")
+        frames = _import("websockets.frames")
+        conn = server.ServerProtocol(max_size=None)
+        conn.receive_data(_UPGRADE)
+        (request,) = conn.events_received()
+        conn.send_response(conn.accept(request))
+        conn.data_to_send()
+        binary = frames.Opcode.BINARY
+
+        def echo(data: bytes) -> bytes:
+            conn.receive_data(data)
+            for event in conn.events_received():
+                if event.opcode is binary:
+                    conn.send_binary(event.data)
+            return b"".join(conn.data_to_send())
+
+        return (echo, (frame,), {})
+
+    def wsproto(frame: bytes) -> Call:
+        connection = _import("wsproto.connection")
+        events = _import("wsproto.events")
+        conn = connection.Connection(connection.ConnectionType.SERVER)
+        message, reply = events.BytesMessage, events.BytesMessage
+
+        def echo(data: bytes) -> bytes:
+            conn.receive_data(data)
+            out = b""
+            for event in conn.events():
+                if type(event) is message:
+                    out += conn.send(reply(data=event.data))
+            return out
+
+        return (echo, (frame,), {})
+
+    return {
+        "wsfast": ("wsfast", wsfast("cython")),
+        "wsfast-pure": ("wsfast-pure", wsfast("python")),
+        "codec": ("ref", codec("cython")),
+        "codec-pure": ("ref-pure", codec("python")),
+        "websockets": ("peer-pure", websockets),
+        "wsproto": ("peer-pure", wsproto),
+    }

@@ -17,13 +17,14 @@ from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 Key = Tuple[str, str, int]  # (operation, variant, size)
-OPS = ["mask_inplace", "apply_mask", "utf8", "decoder", "encode_frame"]
+OPS = ["mask_inplace", "apply_mask", "utf8", "decoder", "encode_frame", "echo"]
 OP_LABEL = {
     "mask_inplace": "in-place mask",
     "apply_mask": "apply_mask",
     "utf8": "UTF-8 validate",
     "decoder": "Decoder, 64 KiB reads",
     "encode_frame": "encode_frame",
+    "echo": "connection, one echoed message",
 }
 
 
@@ -166,6 +167,12 @@ TARGETS = [
            FRAMES, ("picows",), "speed", 1.3),
     Target("encode_frame, 16 B: time vs picows", "encode_frame",
            [("unmasked", 16), ("masked", 16)], ("picows",), "time", 0.75),
+    Target("connection echo: time vs the bare codec (Decoder + encode_frame)", "echo",
+           [("", s) for s in (32, 1 << 10, 64 << 10)], ("codec",), "time", 1.5),
+    Target("connection echo, 32 B: speed vs websockets' ServerProtocol", "echo",
+           [("", 32)], ("websockets",), "speed", 5.0),
+    Target("connection echo, 32 B: speed vs wsproto's Connection", "echo",
+           [("", 32)], ("wsproto",), "speed", 10.0),
     Target("pure twin, in-place mask: speed vs translate table (worst size)", "mask_inplace",
            [("", s) for s in ALL_MASK], ("translate", "aiohttp-pure"), "speed", 1.0,
            who="wsfast-pure", summarize=True),

@@ -1,4 +1,4 @@
-"""An asyncio WebSocket client built on wsfast alone.
+"""An asyncio WebSocket client on wsfast.ClientConnection.
 
 Send messages and print what comes back, one JSON object a line:
 
@@ -24,19 +24,97 @@ import argparse
 import asyncio
 import hashlib
 import json
-import os
+import ssl
 import sys
 import time
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import AsyncIterator, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import wsfast  # noqa: E402
-from wsfast import handshake  # noqa: E402
-from wsconn import Connection, Event, connect, run_echo  # noqa: E402
+import wsfast
+from wsfast import handshake
 
 Opcode = wsfast.Opcode
+Event = Union[wsfast.Message, wsfast.Ping, wsfast.Pong, wsfast.Close]
+
+READ_SIZE = 256 * 1024
+MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+# How long a client waits for the server to close TCP after the closing
+# handshake (RFC 6455 §7.1.1: the server closes first).
+CLOSE_TIMEOUT = 5.0
+
+
+class Client:
+    """A ClientConnection over asyncio streams: the connection speaks, this moves bytes."""
+
+    def __init__(self, conn: wsfast.ClientConnection, reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter) -> None:
+        self.conn = conn
+        self.reader = reader
+        self.writer = writer
+        self.backlog: list = []  # events that arrived with the server's answer
+
+    @classmethod
+    async def connect(cls, uri: str, *, subprotocols: Sequence[str] = (),
+                      max_message_size: int = MAX_MESSAGE_SIZE) -> "Client":
+        """Open the TCP connection and complete the opening handshake; HandshakeError if refused."""
+        target = handshake.parse_uri(uri)
+        context = ssl.create_default_context() if target.secure else None
+        reader, writer = await asyncio.open_connection(target.host, target.port, ssl=context)
+        client = cls(wsfast.ClientConnection(uri, subprotocols=subprotocols, max_message_size=max_message_size),
+                     reader, writer)
+        await client.flush()
+        while client.conn.state is wsfast.ConnectionState.CONNECTING:
+            events = await client.read()
+            if events and isinstance(events[0], wsfast.Close):  # refused: the reason says why
+                await client.close_transport()
+                raise handshake.HandshakeError(events[0].reason, None)
+            client.backlog = events[1:]  # after the Response event
+        return client
+
+    async def read(self) -> list:
+        try:
+            data = await self.reader.read(READ_SIZE)
+        except ConnectionError:
+            data = b""
+        return self.conn.receive_data(data)
+
+    async def flush(self) -> None:
+        data = self.conn.data_to_send()
+        if data:
+            self.writer.write(data)
+            try:
+                await self.writer.drain()  # flow control: wait while the server does not read
+            except ConnectionError:
+                pass
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Events until the connection ends; what the caller sends in reply goes out before
+        the connection's own Close (a protocol error's, or the echo of the server's)."""
+        events, self.backlog = self.backlog, []
+        for event in events:
+            yield event
+        await self.flush()
+        while not self.conn.closed:
+            if self.conn.state is wsfast.ConnectionState.CLOSING and self.conn.close_code is not None:
+                # The closing handshake is done: give the server a while to close TCP.
+                try:
+                    events = await asyncio.wait_for(self.read(), CLOSE_TIMEOUT)
+                except asyncio.TimeoutError:
+                    self.conn.fail()
+                    events = []
+            else:
+                events = await self.read()
+            for event in events:
+                yield event
+            await self.flush()
+        await self.close_transport()
+
+    async def close_transport(self) -> None:
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except (ConnectionError, ssl.SSLError):
+            pass
 
 
 def pattern(size: int) -> bytes:
@@ -79,24 +157,27 @@ def describe(event: Event) -> dict[str, object]:
     return out
 
 
-async def send_message(
-    conn: Connection, opcode: int, payload: Union[str, bytes], fragment_size: Optional[int], ping_between: bool
-) -> None:
-    data = payload.encode("utf-8") if isinstance(payload, str) else payload
-    if not fragment_size or len(data) <= fragment_size:
-        await conn.send(opcode, data)
-        return
-    pieces = [data[i : i + fragment_size] for i in range(0, len(data), fragment_size)]
+async def send_fragmented(client: Client, opcode: int, data: bytes, size: int, ping_between: bool) -> None:
+    """Frames written by hand: the connection sends whole messages only, and these
+    exist to exercise the server's reassembly and its Pongs between fragments."""
+    await client.flush()  # whatever the connection queued goes first
+    pieces = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
     for index, piece in enumerate(pieces):
-        await conn.send(opcode if index == 0 else Opcode.CONTINUATION, piece, fin=index == len(pieces) - 1)
+        client.writer.write(wsfast.encode_frame(opcode if index == 0 else Opcode.CONTINUATION, piece,
+                                                fin=index == len(pieces) - 1, mask=True))
         if index == 0 and ping_between:
-            await conn.send(Opcode.PING, b"between")
+            client.writer.write(wsfast.encode_frame(Opcode.PING, b"between", mask=True))
+    await client.writer.drain()
 
 
 async def run_send(args: argparse.Namespace) -> int:
-    conn = await connect(args.uri, subprotocols=args.subprotocol)
-    print(json.dumps({"event": "open", "subprotocol": conn.subprotocol}), flush=True)
-    events = conn.events()
+    try:
+        client = await Client.connect(args.uri, subprotocols=args.subprotocol)
+    except handshake.HandshakeError as err:
+        print(f"handshake failed: {err}", file=sys.stderr)
+        return 1
+    print(json.dumps({"event": "open", "subprotocol": client.conn.subprotocol}), flush=True)
+    events = client.events()
 
     async def until(wanted: type) -> None:
         async for event in events:
@@ -107,34 +188,38 @@ async def run_send(args: argparse.Namespace) -> int:
 
     for kind, value in args.actions:
         if kind == "ping":
-            await conn.send(Opcode.PING, value)
+            client.conn.ping(value)
+            await client.flush()
             await until(wsfast.Pong)
             continue
-        await send_message(conn, Opcode.TEXT if kind == "text" else Opcode.BINARY, value,
-                           args.fragment_size, args.ping_between)
+        data = value.encode("utf-8") if isinstance(value, str) else value
+        if args.fragment_size and len(data) > args.fragment_size:
+            await send_fragmented(client, Opcode.TEXT if kind == "text" else Opcode.BINARY, data,
+                                  args.fragment_size, args.ping_between)
+        else:
+            client.conn.send(value)
+            await client.flush()
         # A Ping sent between fragments is answered before the echo.
         await until(wsfast.Message)
-    await conn.send_close(1000)
+    client.conn.close(1000)
+    await client.flush()
     await until(wsfast.Close)
-    await conn.close_transport(wait_for_peer=True)
+    async for _ in events:  # until the server closes TCP
+        pass
     return 0
+
+
+async def echo(client: Client) -> None:
+    """The Autobahn client's loop: every message goes back as it came."""
+    async for event in client.events():
+        if isinstance(event, wsfast.Message):
+            client.conn.send(event.data)
 
 
 async def autobahn_text(base: str, path: str) -> List[str]:
     """The text messages of one request to the fuzzing server (its control URLs)."""
-    conn = await connect(base.rstrip("/") + path)
-    texts = []
-    try:
-        async for event in conn.events():
-            if isinstance(event, wsfast.Message):
-                texts.append(event.data if isinstance(event.data, str) else event.data.decode("utf-8"))
-            elif isinstance(event, wsfast.Ping):
-                await conn.send(Opcode.PONG, event.payload)
-            elif isinstance(event, wsfast.Close):
-                await conn.send_close(event.code)
-    finally:
-        await conn.close_transport(wait_for_peer=True)
-    return texts
+    client = await Client.connect(base.rstrip("/") + path)
+    return [e.data for e in [ev async for ev in client.events()] if isinstance(e, wsfast.Message)]
 
 
 async def run_autobahn(args: argparse.Namespace) -> int:
@@ -143,12 +228,12 @@ async def run_autobahn(args: argparse.Namespace) -> int:
     started = time.monotonic()
     for case in range(1, count + 1):
         try:
-            conn = await connect(f"{args.server.rstrip('/')}/runCase?case={case}&agent={agent}")
+            client = await Client.connect(f"{args.server.rstrip('/')}/runCase?case={case}&agent={agent}")
         except (handshake.HandshakeError, OSError) as err:
             # The fuzzing server records the failure in its report.
             print(f"case {case}: handshake failed: {err}", file=sys.stderr)
             continue
-        await run_echo(conn)
+        await echo(client)
     await autobahn_text(args.server, f"/updateReports?agent={agent}")
     print(f"ran {count} cases as {args.agent!r} (implementation {wsfast.IMPLEMENTATION})"
           f" in {time.monotonic() - started:.1f} s", flush=True)

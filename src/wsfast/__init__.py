@@ -6,12 +6,13 @@ kernel variant the CPU was given.
 """
 
 from ._impl import IMPLEMENTATION, SIMD
-from ._errors import InvalidUTF8, MessageTooBig, ProtocolError
-from ._types import Close, FrameHeader, Message, Opcode, Ping, Pong
+from ._errors import ConnectionClosed, InvalidUTF8, MessageTooBig, ProtocolError
+from ._types import Close, ConnectionState, FrameHeader, Message, Opcode, Ping, Pong
 from ._mask import Masker, apply_mask, apply_mask_inplace
 from ._utf8 import Utf8Validator, validate_utf8
 from ._frames import encode_close, encode_frame, parse_close, parse_header
 from ._decoder import Decoder
+from ._connection import ClientConnection, ServerConnection
 from . import handshake
 
 __version__ = "0.1.0"
@@ -38,5 +39,9 @@ __all__ = [
     "ProtocolError",
     "InvalidUTF8",
     "MessageTooBig",
+    "ServerConnection",
+    "ClientConnection",
+    "ConnectionState",
+    "ConnectionClosed",
     "handshake",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-__all__ = ["ProtocolError", "InvalidUTF8", "MessageTooBig"]
+__all__ = ["ProtocolError", "InvalidUTF8", "MessageTooBig", "ConnectionClosed"]
 
 
 class ProtocolError(Exception):
@@ -38,3 +38,13 @@ class MessageTooBig(ProtocolError):
     """A frame or message exceeds the configured limit (close code 1009)."""
 
     close_code = 1009
+
+
+class ConnectionClosed(RuntimeError):
+    """Something was sent on a connection that has queued its Close frame or ended.
+
+    The message says why the connection is closing: the local close(), the
+    peer's Close (which the connection answers itself), a protocol error, or
+    the end of the TCP stream.  Nothing the peer sends raises it: it is
+    raised to the local caller only.
+    """

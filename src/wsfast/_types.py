@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import NamedTuple, Optional, Union
 
-__all__ = ["Opcode", "FrameHeader", "Message", "Ping", "Pong", "Close"]
+__all__ = ["Opcode", "FrameHeader", "Message", "Ping", "Pong", "Close", "ConnectionState"]
 
 
 class Opcode(enum.IntEnum):
@@ -52,3 +52,12 @@ class Close(NamedTuple):
 
     code: Optional[int]
     reason: str
+
+
+class ConnectionState(enum.IntEnum):
+    """Where a connection is (RFC 6455 §4, §7.1.3, §7.1.4); docs/connection.md."""
+
+    CONNECTING = 0
+    OPEN = 1
+    CLOSING = 2
+    CLOSED = 3

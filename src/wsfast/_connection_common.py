@@ -1,0 +1,192 @@
+"""What both connection implementations share, written once in pure Python.
+
+The opening handshake runs once per connection and the error paths once per
+failure, so both twins (_connection_py.py, _connection_c.pyx) call these
+helpers instead of repeating them; the per-message path stays in each twin.
+docs/connection.md describes the behaviour.
+"""
+
+from __future__ import annotations
+
+import http
+import operator
+from typing import TYPE_CHECKING, Collection, Iterable, Optional, Sequence, Tuple, Union, cast
+
+from . import handshake
+from ._errors import ConnectionClosed, ProtocolError
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_SIZE",
+    "check_subprotocols",
+    "check_origins",
+    "check_headers",
+    "read_request",
+    "accept_response",
+    "reject_response",
+    "check_response",
+    "closed_error",
+    "not_open_error",
+    "peer_close_why",
+    "error_why",
+]
+
+DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
+
+HeaderPairs = Tuple[Tuple[str, str], ...]
+
+
+# ----------------------------------------------------------- constructor args
+
+
+def check_subprotocols(value: Iterable[str]) -> Tuple[str, ...]:
+    """Subprotocol names as given to a connection: an iterable of tokens."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"subprotocols is a sequence of str, not a {type(value).__name__}")
+    names = tuple(value)  # TypeError for a non-iterable
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"a subprotocol is a str, not {type(name).__name__}")
+        if not handshake._TOKEN.fullmatch(name):
+            raise ValueError(f"invalid subprotocol {name!r}: an HTTP token is required (RFC 6455 §4.1)")
+    return names
+
+
+def check_origins(value: Optional[Collection[Optional[str]]]) -> Optional[frozenset[Optional[str]]]:
+    """Allowed Origin values: None (any), or str items; a None item admits requests without Origin."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"origins is a collection of str, not a {type(value).__name__}")
+    origins = frozenset(value)  # TypeError for a non-iterable or unhashable items
+    for origin in origins:
+        if origin is not None and not isinstance(origin, str):
+            raise TypeError(f"an origin is a str or None, not {type(origin).__name__}")
+    return origins
+
+
+def check_headers(value: Iterable[Tuple[str, str]]) -> HeaderPairs:
+    """Extra header fields: (name, value) pairs of str; their syntax is checked where they are written."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"headers is a sequence of (name, value) pairs, not a {type(value).__name__}")
+    pairs = []
+    for pair in value:
+        try:
+            name, field = pair
+        except (TypeError, ValueError):
+            raise TypeError(f"a header is a (name, value) pair, not {pair!r}") from None
+        if not isinstance(name, str) or not isinstance(field, str):
+            raise TypeError(f"a header's name and value are str, got {pair!r}")
+        pairs.append((name, field))
+    return tuple(pairs)
+
+
+# ------------------------------------------------------------------- server
+
+
+def read_request(
+    head: bytes, origins: Optional[Collection[Optional[str]]]
+) -> Tuple[handshake.Request, str, Sequence[str]]:
+    """(request, its key, the subprotocols it offers) from a whole request head.
+
+    Raises handshake.HandshakeError carrying the status to answer with.
+    """
+    request = handshake.parse_request(head)
+    # A None item stands for requests without an Origin field.
+    key = handshake.validate_request(request, origins=cast(Optional[Collection[str]], origins))
+    return request, key, handshake.parse_subprotocols(request.headers)
+
+
+def accept_response(
+    key: str,
+    offered: Sequence[str],
+    supported: Sequence[str],
+    subprotocol: Optional[str],
+    headers: Iterable[Tuple[str, str]],
+) -> Tuple[bytes, Optional[str]]:
+    """(the 101 response, the subprotocol it names) for ``accept()``.
+
+    ``subprotocol=None`` takes the first of ``supported`` that the client
+    offered; a name the client did not offer is a ValueError (RFC 6455 §4.2.2:
+    the server picks one of the client's).
+    """
+    if subprotocol is None:
+        chosen = handshake.negotiate_subprotocol(offered, supported)
+    elif not isinstance(subprotocol, str):
+        raise TypeError(f"subprotocol is a str or None, not {type(subprotocol).__name__}")
+    elif subprotocol not in offered:
+        raise ValueError(f"subprotocol {subprotocol!r} was not offered by the client (offered: {list(offered)})")
+    else:
+        chosen = subprotocol
+    fields = check_headers(headers)
+    return handshake.build_response(key, chosen, fields), chosen
+
+
+def reject_response(status: int, headers: Iterable[Tuple[str, str]], body: Buffer) -> bytes:
+    """The HTTP answer of ``reject()``: a final status (200-599 but 101) with a body.
+
+    ``Content-Length`` and ``Connection: close`` are added unless given: the
+    connection ends after the answer.
+    """
+    code = operator.index(status)  # TypeError for non-integers
+    if not 200 <= code <= 599:
+        raise ValueError(f"a rejection's status is 200 to 599, got {code}")
+    fields = handshake._check_fields(check_headers(headers), frozenset())
+    if isinstance(body, str):
+        raise TypeError("body is bytes-like, not str")
+    data = memoryview(body).tobytes()  # TypeError for a non-buffer
+    names = {name.lower() for name, _ in fields}
+    if "content-length" not in names:
+        fields.append(("Content-Length", str(len(data))))
+    if "connection" not in names:
+        fields.append(("Connection", "close"))
+    try:
+        phrase = http.HTTPStatus(code).phrase
+    except ValueError:
+        phrase = "Error"
+    return handshake._head(f"HTTP/1.1 {code} {phrase}", fields) + data
+
+
+# ------------------------------------------------------------------- client
+
+
+def check_response(
+    head: bytes, key: str, subprotocols: Sequence[str]
+) -> Tuple[Optional[handshake.Response], Optional[str], Optional[handshake.HandshakeError]]:
+    """(response or None, subprotocol, error or None) for the server's answer head.
+
+    Never raises for what the server sent: a refusal or a malformed answer
+    comes back as the error (the response too, when it could be parsed).
+    """
+    try:
+        response = handshake.parse_response(head)
+    except handshake.HandshakeError as exc:
+        return None, None, exc
+    try:
+        return response, handshake.check_response(response, key, subprotocols), None
+    except handshake.HandshakeError as exc:
+        return response, None, exc
+
+
+# ------------------------------------------------------------ closing, errors
+
+
+def closed_error(action: str, why: str) -> ConnectionClosed:
+    return ConnectionClosed(f"cannot {action}: the connection is closing or closed ({why})")
+
+
+def not_open_error(action: str, role: str) -> RuntimeError:
+    if role == "server":
+        return RuntimeError(f"cannot {action} before accept(): the opening handshake is not complete")
+    return RuntimeError(f"cannot {action} before the server's answer: the opening handshake is not complete")
+
+
+def peer_close_why(code: Optional[int]) -> str:
+    return f"the peer sent a Close frame ({code if code is not None else 'no status code'})"
+
+
+def error_why(error: Union[ProtocolError, handshake.HandshakeError]) -> str:
+    code = getattr(error, "close_code", 1006)
+    return f"failed with {code}: {error}"
