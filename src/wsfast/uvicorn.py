@@ -139,8 +139,9 @@ class WSFastProtocol(asyncio.Protocol):
         self.asgi_version = config.asgi_version
         self.app_state = app_state
         self.server_state = server_state
-        self.connections = server_state.connections
-        self.tasks = server_state.tasks
+        # uvicorn types these sets with its own classes only.
+        self.connections: Any = server_state.connections
+        self.tasks: Any = server_state.tasks
 
         self.transport: asyncio.Transport = None  # type: ignore[assignment]
         self.server: Optional[Tuple[str, Optional[int]]] = None
@@ -465,8 +466,7 @@ class WSFastProtocol(asyncio.Protocol):
             self.close_timer = self.loop.call_later(self.close_timeout, self._close_timed_out)
 
     def _accept(self, message: _Event) -> None:
-        self.logger.info('%s - "WebSocket %s" [accepted]', _get_client_addr(self.scope),
-                         _get_path_with_query_string(self.scope))
+        self._log_answer("[accepted]")
         subprotocol = message.get("subprotocol")
         headers = []
         for name, value in list(self.server_state.default_headers) + list(message.get("headers") or []):
@@ -486,8 +486,7 @@ class WSFastProtocol(asyncio.Protocol):
         self._start_keepalive()
 
     def _deny(self) -> None:
-        self.logger.info('%s - "WebSocket %s" 403', _get_client_addr(self.scope),
-                         _get_path_with_query_string(self.scope))
+        self._log_answer("403")
         self.phase = _CLOSED
         self.handshake_complete = True
         self._disconnect({"type": "websocket.disconnect", "code": 1006})
@@ -501,8 +500,7 @@ class WSFastProtocol(asyncio.Protocol):
         status = message["status"]
         if not 100 <= status < 600:
             raise RuntimeError("Invalid HTTP status code '%d' in response." % status)
-        self.logger.info('%s - "WebSocket %s" %d', _get_client_addr(self.scope),
-                         _get_path_with_query_string(self.scope), status)
+        self._log_answer(str(status))
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in message.get("headers") or []]
         streaming = any(name.lower() == "content-length" for name, _ in headers)
         self.phase = _RESPONDING
@@ -673,6 +671,11 @@ class WSFastProtocol(asyncio.Protocol):
         self.transport.close()
 
     # -------------------------------------------------------------- logging
+
+    def _log_answer(self, what: str) -> None:
+        """The line uvicorn's own classes log when the app answers the request."""
+        scope: Any = self.scope
+        self.logger.info('%s - "WebSocket %s" %s', _get_client_addr(scope), _get_path_with_query_string(scope), what)
 
     def _trace(self, what: str) -> None:
         if self.logger.level <= TRACE_LOG_LEVEL:
