@@ -31,7 +31,8 @@ import os
 from typing import Any, Deque, Dict, List, Optional, Tuple, cast
 from urllib.parse import unquote
 
-from . import _connection, handshake
+from . import handshake
+from ._connection import ServerConnection
 from ._errors import ConnectionClosed
 from ._types import Close, Message, Ping, Pong
 
@@ -149,7 +150,7 @@ class WSFastProtocol(asyncio.Protocol):
         self.scheme = "ws"
         self.scope: Dict[str, Any] = {}
 
-        self.conn = _connection.ServerConnection(
+        self.conn = ServerConnection(
             deflate=_deflate_options(config), max_message_size=config.ws_max_size
         )
         self.phase = _CONNECTING
