@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib.util
 import json
 import os
@@ -39,6 +40,10 @@ from uvicorn.config import Config  # noqa: E402
 from uvicorn.server import ServerState  # noqa: E402
 
 import wsfast  # noqa: E402
+
+from test_browser import BINARY_SIZES, PageServer, chromium, page_server, run_chromium  # noqa: E402,F401
+from test_browser import TEXTS as BROWSER_TEXTS  # noqa: E402
+from test_browser import pattern as browser_pattern  # noqa: E402
 
 try:  # at module level: FastAPI resolves the endpoint's annotations in these globals
     import fastapi
@@ -694,3 +699,43 @@ def test_uvicorn_loads_the_class_by_name() -> None:
     config.load()
     assert config.ws_protocol_class is wsu.WSFastProtocol
 
+
+
+# ------------------------------------------------------------- a browser
+
+
+def test_chromium_through_uvicorn(conn_impl: _impl.Implementation, chromium: str, page_server: PageServer) -> None:
+    """Chromium against uvicorn with this class: every echo, the subprotocol, compression, a clean close."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        chosen = "superchat" if "superchat" in scope["subprotocols"] else None
+        await send({"type": "websocket.accept", "subprotocol": chosen})
+        while True:
+            event = await receive()
+            if event["type"] != "websocket.receive":
+                return
+            key = "text" if event.get("text") is not None else "bytes"
+            await send({"type": "websocket.send", key: event[key]})
+
+    with serving(app) as (port, server):
+        page_server.plan = json.dumps({
+            "url": f"ws://127.0.0.1:{port}/", "subprotocols": ["chat", "superchat"],
+            "texts": BROWSER_TEXTS, "binary_sizes": BINARY_SIZES,
+        }).encode("utf-8")
+        host, page_port = page_server.server_address[:2]
+        output = run_chromium(chromium, f"http://{host}:{page_port}/page.html", page_server)
+        assert page_server.result is not None, f"the page never reported; Chromium said:\n{output}"
+    result = dict(page_server.result)
+    extensions = result.pop("extensions")
+    if hasattr(wsfast, "DeflateOptions"):
+        # Chromium offers permessage-deflate and uvicorn enables it by default.
+        assert str(extensions).startswith("permessage-deflate"), extensions
+    else:
+        assert extensions == ""
+    assert result == {
+        "protocol": "superchat",
+        "texts": BROWSER_TEXTS,
+        "binary": [{"length": n, "sha256": hashlib.sha256(browser_pattern(n)).hexdigest()} for n in BINARY_SIZES],
+        "close": {"code": 1000, "reason": "", "wasClean": True},
+    }
