@@ -53,8 +53,9 @@ import wsfast.uvicorn as wsu  # noqa: E402
 from wsfast import _impl  # noqa: E402
 
 WS = "wsfast.uvicorn:WSFastProtocol"
-HTTP = [name for name, module in (("httptools", "httptools"), ("h11", "h11"), ("zttp", "zttp"))
-        if importlib.util.find_spec(module)]
+# Every HTTP protocol this uvicorn has whose parser is installed.
+HTTP = [name for name in ("httptools", "h11", "zttp")
+        if name in uvicorn.config.HTTP_PROTOCOLS and importlib.util.find_spec(name)]
 Scope = Dict[str, Any]
 Receive = Callable[[], Awaitable[Dict[str, Any]]]
 Send = Callable[[Dict[str, Any]], Awaitable[None]]
