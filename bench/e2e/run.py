@@ -366,6 +366,11 @@ def markdown(data: dict[str, Any]) -> str:
             continue
         out.append(f"| {name} | {mem['handshake_bytes_per_conn'] / 1024:.1f} KiB | "
                    f"{mem['exchanged_bytes_per_conn'] / 1024:.1f} KiB | {'on' if mem['deflate'] else 'not offered by the server'} |")
+    busy = sorted({f"{name} {cellname}" for name in names for cellname in cells
+                   if (show(name, cellname) or {}).get("server_cpu_share", 1.0) < 0.9})
+    if busy:
+        out += ["", (f"In {len(busy)} cells the server had less than 90% of its core (other work on the machine): "
+                     "there messages/s understate it, and CPU per message is the figure to compare.")]
     ceiling = rate_of(data, "c-echo", "32 B")
     python_best = max((rate_of(data, n, "32 B") or 0) for n in names if n != "c-echo") if names else 0
     if ceiling and python_best:
@@ -410,7 +415,7 @@ def chart(data: dict[str, Any], path: Path) -> None:
     hs = [res[n]["memory"]["handshake_bytes_per_conn"] / 1024 for n in mem_names]
     ex = [res[n]["memory"]["exchanged_bytes_per_conn"] / 1024 for n in mem_names]
     mx.barh([y - 0.2 for y in ys], hs, 0.4, label="after handshake")
-    mx.barh([y + 0.2 for y in ys], ex, 0.4, label="after one deflated message")
+    mx.barh([y + 0.2 for y in ys], ex, 0.4, label="after one message (deflated where agreed)")
     mx.set_yticks(list(ys))
     mx.set_yticklabels(mem_names, fontsize=8)
     mx.invert_yaxis()
