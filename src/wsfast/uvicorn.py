@@ -160,6 +160,7 @@ class WSFastProtocol(asyncio.Protocol):
 
         # Receive side: events for the app, and the app's receive() waiting on them.
         self._events: Deque[_Event] = collections.deque()
+        self._sizes: Deque[int] = collections.deque()  # payload size of each queued event
         self._queued_bytes = 0
         self._waiter: Optional[asyncio.Future[None]] = None
         self._queue_high = max(1, int(config.ws_max_queue))
@@ -234,24 +235,36 @@ class WSFastProtocol(asyncio.Protocol):
         self._wake_writers()
 
     def data_received(self, data: bytes) -> None:
-        try:
-            events = self.conn.receive_data(data)
-        except ConnectionClosed:  # pragma: no cover - receive_data never raises for peer input
-            return
+        events: List[Any] = self.conn.receive_data(data)
         reply = False
+        queue = self._events
+        sizes = self._sizes
+        before = len(queue)
+        # Once our Close is out (or the app is gone), what the peer sent
+        # before reading it is dropped, and reading goes on for its Close.
+        wanted = self.phase != _CLOSED and not self._ending
         for event in events:
             kind = type(event)
             if kind is Message:
-                self._message(cast(Message, event))
+                if wanted:
+                    payload = event[1]
+                    if type(payload) is str:
+                        queue.append({"type": "websocket.receive", "text": payload})
+                    else:
+                        queue.append({"type": "websocket.receive", "bytes": payload})
+                    sizes.append(len(payload))
+                    self._queued_bytes += len(payload)
             elif kind is Ping:
                 reply = True  # the connection queued the Pong
             elif kind is Pong:
-                self._pong(cast(Pong, event))
+                self._pong(event)
             elif kind is Close:
-                self._peer_close(cast(Close, event))
+                self._peer_close(event)
                 reply = True
             elif isinstance(event, handshake.Request):
                 self._request(event)
+        if len(queue) != before:
+            self._queued()
         if not self.scope:
             # No request yet, or a malformed one that the connection answered itself.
             reply = True
@@ -280,24 +293,13 @@ class WSFastProtocol(asyncio.Protocol):
             "extensions": {"websocket.http.response": {}},
         }
         self._events.append({"type": "websocket.connect"})
+        self._sizes.append(0)
         task = self.loop.create_task(self.run_asgi())
         task.add_done_callback(self.tasks.discard)
         self.tasks.add(task)
 
-    def _message(self, event: Message) -> None:
-        if self.phase == _CLOSED or self._ending:
-            # Our Close is out (or the app is gone): what the peer sent
-            # before reading it is dropped, and reading goes on for its Close.
-            return
-        data = event.data
-        if type(data) is str:
-            self._push({"type": "websocket.receive", "text": data}, len(data))
-        else:
-            self._push({"type": "websocket.receive", "bytes": data}, len(data))
-
-    def _push(self, item: _Event, size: int) -> None:
-        self._events.append(item)
-        self._queued_bytes += size
+    def _queued(self) -> None:
+        """Events were queued: wake the app, and stop reading at the high watermark."""
         waiter = self._waiter
         if waiter is not None:
             self._waiter = None
@@ -337,7 +339,9 @@ class WSFastProtocol(asyncio.Protocol):
         """Tell the app, once, that the connection is over."""
         if self._disconnect_event is None:
             self._disconnect_event = event
-            self._push(event, 0)
+            self._events.append(event)
+            self._sizes.append(0)
+            self._queued()
 
     # -------------------------------------------------------------- app side
 
@@ -370,14 +374,10 @@ class WSFastProtocol(asyncio.Protocol):
             waiter = self._waiter = self.loop.create_future()
             await waiter
         event = events.popleft()
-        if event["type"] == "websocket.receive":
-            data = event.get("text")
-            if data is None:
-                data = event["bytes"]
-            self._queued_bytes -= len(data)
-            if self.read_paused and len(events) <= self._queue_low and self._queued_bytes < QUEUE_HIGH_BYTES // 2:
-                self._resume_reading()
-        elif event["type"] == "websocket.disconnect" and self._ending:
+        self._queued_bytes -= self._sizes.popleft()
+        if self.read_paused and len(events) <= self._queue_low and self._queued_bytes < QUEUE_HIGH_BYTES // 2:
+            self._resume_reading()
+        if self._ending and event is self._disconnect_event:
             # The app has taken every message that came before the peer's
             # Close or the protocol error: its answers go out, then our Close.
             self.phase = _CLOSED
@@ -393,7 +393,23 @@ class WSFastProtocol(asyncio.Protocol):
         phase = self.phase
         if phase == _OPEN:
             if kind == "websocket.send":
-                self._send_data(message)
+                data = message.get("bytes")
+                if data is None:
+                    data = message.get("text")
+                    if data is None:
+                        raise RuntimeError("websocket.send needs 'bytes' or 'text'")
+                try:
+                    self.conn.send(data)
+                except ConnectionClosed:
+                    raise ClientDisconnected() from None
+                self._unflushed += len(data)
+                if self._unflushed >= FLUSH_BYTES:
+                    if self._ending:
+                        self._end_now()  # an app that only sends: its output stays bounded
+                    else:
+                        self._flush()
+                elif self._flush_handle is None and not self._ending:
+                    self._flush_handle = self.loop.call_soon(self._flush)
             elif kind == "websocket.close":
                 self._app_close(message)
             else:
@@ -421,25 +437,6 @@ class WSFastProtocol(asyncio.Protocol):
             raise ClientDisconnected()
         else:
             raise RuntimeError(f"Unexpected ASGI message '{kind}', after sending 'websocket.close'.")
-
-    def _send_data(self, message: _Event) -> None:
-        data = message.get("bytes")
-        if data is None:
-            data = message.get("text")
-            if data is None:
-                raise RuntimeError("websocket.send needs 'bytes' or 'text'")
-        try:
-            self.conn.send(data)
-        except ConnectionClosed:
-            raise ClientDisconnected() from None
-        self._unflushed += len(data)
-        if self._unflushed >= FLUSH_BYTES:
-            if self._ending:
-                self._end_now()  # an app that only sends: its output stays bounded
-            else:
-                self._flush()
-        elif self._flush_handle is None and not self._ending:
-            self._flush_handle = self.loop.call_soon(self._flush)
 
     def _app_close(self, message: _Event) -> None:
         code = message.get("code", 1000)
