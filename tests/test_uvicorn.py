@@ -34,6 +34,7 @@ import pytest
 
 pytest.importorskip("uvicorn")
 websockets_sync = pytest.importorskip("websockets.sync.client")
+websockets_exceptions = pytest.importorskip("websockets.exceptions")
 
 import uvicorn  # noqa: E402
 from uvicorn.config import Config  # noqa: E402
@@ -468,7 +469,7 @@ def test_starlette_endpoint(conn_impl: _impl.Implementation) -> None:
             ws.send(json.dumps({"n": 1}))
             assert json.loads(ws.recv()) == {"echo": {"n": 1}, "path": "/rpc"}
             ws.send(json.dumps({"bye": True}))
-            with pytest.raises(Exception):
+            with pytest.raises(websockets_exceptions.ConnectionClosed):
                 ws.recv()
             assert ws.close_code == 4000 and ws.close_reason == "bye"
 
@@ -705,7 +706,9 @@ def test_uvicorn_loads_the_class_by_name() -> None:
 # ------------------------------------------------------------- a browser
 
 
-def test_chromium_through_uvicorn(conn_impl: _impl.Implementation, chromium: str, page_server: PageServer) -> None:
+def test_chromium_through_uvicorn(
+    conn_impl: _impl.Implementation, chromium: str, page_server: PageServer  # noqa: F811 (fixtures)
+) -> None:
     """Chromium against uvicorn with this class: every echo, the subprotocol, compression, a clean close."""
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
