@@ -28,7 +28,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -74,32 +73,14 @@ def fuzz(harness: Any, ws: str, impl: str | None, http: str, cases: list[str], o
     env = harness.impl_env(impl or "cython", use_src=True)
     if impl is None:
         env.pop("WSFAST_NO_EXTENSIONS", None)
-    port = harness.free_port()
     agent = f"uvicorn-{ws.rpartition(':')[2]}" + (f"-{impl}" if impl else "")
     shutil.rmtree(outdir, ignore_errors=True)  # a report left by an earlier run must never pass for this one's
     outdir.mkdir(parents=True)
-    with open(outdir / "server.log", "wb") as server_log:
-        server = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--serve", ws, str(port),
-                                   "--http", http], env=env, stdout=server_log, stderr=subprocess.STDOUT)
-        try:
-            harness.wait_listening(port, server)
-            with tempfile.TemporaryDirectory(prefix="wsfast-uvicorn-autobahn-") as tmp:
-                spec = harness.write_spec(Path(tmp), {
-                    "outdir": str(outdir), "servers": [{"agent": agent, "url": f"ws://127.0.0.1:{port}"}],
-                    "cases": cases, "exclude-cases": [], "exclude-agent-cases": {},
-                })
-                subprocess.run(harness.WSTEST + ["-m", "fuzzingclient", "-s", str(spec)], cwd=tmp, check=True,
-                               timeout=harness.RUN_TIMEOUT, stdout=subprocess.DEVNULL)
-            if server.poll() is not None:
-                raise RuntimeError(f"uvicorn died during the run (exit {server.returncode}); see {server_log.name}")
-        finally:
-            harness.stop(server)
-    index = outdir / "index.json"
-    if not index.is_file():
-        raise RuntimeError(f"no report at {index}")
-    results: dict[str, Any] = json.loads(index.read_text()).get(agent) or {}
-    if not results:
-        raise RuntimeError(f"empty report for {agent}: was the server reachable?")
+
+    def start(port: int) -> list[str]:
+        return [sys.executable, str(Path(__file__).resolve()), "--serve", ws, str(port), "--http", http]
+
+    results: dict[str, Any] = harness.fuzz_server(start, env, agent, cases, outdir, outdir / "server.log")
     return results
 
 

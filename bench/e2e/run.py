@@ -39,7 +39,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -361,23 +361,17 @@ def markdown(data: dict[str, Any]) -> str:
             r = ratio(got["msgs_per_s"], rate_of(data, REFERENCE, cellname))
             row.append(fmt_rate(got["msgs_per_s"]) + (f" ({r:.2f}x)" if r else ""))
         out.append("| " + " | ".join(row) + " |")
-    out += ["", "n/a: the server does not offer permessage-deflate.", "",
-            "## Latency p50 / p99 (µs) under that load", "",
-            "| server | " + " | ".join(cells) + " |", "|---|" + "---:|" * len(cells)]
-    for name in names:
-        row = [name]
-        for cellname in cells:
-            got = show(name, cellname)
-            row.append(f"{got['p50_us']:,.0f} / {got['p99_us']:,.0f}" if got else "")
-        out.append("| " + " | ".join(row) + " |")
-    out += ["", "## Server CPU per message (µs), and the share of its core it had", "",
-            "| server | " + " | ".join(cells) + " |", "|---|" + "---:|" * len(cells)]
-    for name in names:
-        row = [name]
-        for cellname in cells:
-            got = show(name, cellname)
-            row.append(f"{got['server_cpu_us_per_msg']:.1f} ({got['server_cpu_share']:.0%})" if got else "")
-        out.append("| " + " | ".join(row) + " |")
+    out += ["", "n/a: the server does not offer permessage-deflate."]
+
+    def table(title: str, shown: Callable[[dict[str, Any]], str]) -> None:
+        out.extend(["", f"## {title}", "", "| server | " + " | ".join(cells) + " |", "|---|" + "---:|" * len(cells)])
+        for name in names:
+            values = [show(name, cellname) for cellname in cells]
+            out.append("| " + " | ".join([name] + [shown(got) if got else "" for got in values]) + " |")
+
+    table("Latency p50 / p99 (µs) under that load", lambda got: f"{got['p50_us']:,.0f} / {got['p99_us']:,.0f}")
+    table("Server CPU per message (µs), and the share of its core it had",
+          lambda got: f"{got['server_cpu_us_per_msg']:.1f} ({got['server_cpu_share']:.0%})")
     out += ["", f"## Server memory per idle connection ({IDLE_CONNS} connections, RSS growth / connection)", "",
             "| server | after handshake | after one 1 KiB JSON message each | permessage-deflate |",
             "|---|---:|---:|---|"]

@@ -113,6 +113,11 @@ def _deflate_options(config: Config) -> Any:
     return options() if options is not None else None
 
 
+def _wake(future: "asyncio.Future[None]") -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 # The app's view of the connection.
 _CONNECTING = 0  # the request came; the app answers with accept, close or an HTTP response
 _RESPONDING = 1  # the app started an HTTP response (websocket.http.response.start)
@@ -300,11 +305,9 @@ class WSFastProtocol(asyncio.Protocol):
 
     def _queued(self) -> None:
         """Events were queued: wake the app, and stop reading at the high watermark."""
-        waiter = self._waiter
-        if waiter is not None:
+        if self._waiter is not None:
+            _wake(self._waiter)
             self._waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
         if not self.read_paused and (
             len(self._events) >= self._queue_high or self._queued_bytes >= QUEUE_HIGH_BYTES
         ):
@@ -574,11 +577,9 @@ class WSFastProtocol(asyncio.Protocol):
         await self._writable
 
     def _wake_writers(self) -> None:
-        writable = self._writable
-        if writable is not None:
+        if self._writable is not None:
+            _wake(self._writable)
             self._writable = None
-            if not writable.done():
-                writable.set_result(None)
 
     def _resume_reading(self) -> None:
         if self.read_paused:
