@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List
@@ -142,16 +144,32 @@ def fuzz(library: str, patched: bool, cases: List[str], outdir: Path) -> Dict[st
     import run as harness  # compliance/run.py: wstest paths and helpers
 
     env = harness.impl_env("cython" if harness_compiled() else "python", use_src=True)
+    port = harness.free_port()
+    argv = [sys.executable, str(Path(__file__).resolve()), "--serve", library, str(port)]
+    if patched:
+        argv.append("--patch")
     agent = f"{library}-{'patched' if patched else 'unpatched'}"
     outdir.mkdir(parents=True, exist_ok=True)
-
-    def start(port: int) -> List[str]:
-        return [sys.executable, str(Path(__file__).resolve()), "--serve", library, str(port)] + (
-            ["--patch"] if patched else [])
-
-    # The server log keeps its record of the connections it failed.
-    results: Dict[str, Any] = harness.fuzz_server(start, env, agent, cases, outdir,
-                                                  outdir.parent / f"{agent}-server.log")
+    server_log = open(outdir.parent / f"{agent}-server.log", "wb")  # its logs of failed connections
+    server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=server_log)
+    try:
+        harness.wait_listening(port, server)
+        with tempfile.TemporaryDirectory(prefix="wsfast-patch-servers-") as tmp:
+            spec = harness.write_spec(Path(tmp), {
+                "outdir": str(outdir), "servers": [{"agent": agent, "url": f"ws://127.0.0.1:{port}"}],
+                "cases": cases, "exclude-cases": [], "exclude-agent-cases": {},
+            })
+            subprocess.run(harness.WSTEST + ["-m", "fuzzingclient", "-s", str(spec)], cwd=tmp, check=True,
+                           timeout=harness.RUN_TIMEOUT, stdout=subprocess.DEVNULL)
+    finally:
+        harness.stop(server)
+        server_log.close()
+    index = outdir / "index.json"
+    if not index.is_file():
+        raise RuntimeError(f"no report for {agent}")
+    results: Dict[str, Any] = json.loads(index.read_text()).get(agent) or {}
+    if not results:
+        raise RuntimeError(f"empty report for {agent}: was the server reachable?")
     return results
 
 

@@ -37,14 +37,13 @@ websockets_sync = pytest.importorskip("websockets.sync.client")
 websockets_exceptions = pytest.importorskip("websockets.exceptions")
 
 import uvicorn  # noqa: E402
+from test_browser import BINARY_SIZES, PageServer, chromium, page_server, run_chromium  # noqa: E402,F401
+from test_browser import TEXTS as BROWSER_TEXTS  # noqa: E402
+from test_browser import pattern as browser_pattern  # noqa: E402
 from uvicorn.config import Config  # noqa: E402
 from uvicorn.server import ServerState  # noqa: E402
 
 import wsfast  # noqa: E402
-
-from test_browser import BINARY_SIZES, PageServer, chromium, page_server, run_chromium  # noqa: E402,F401
-from test_browser import TEXTS as BROWSER_TEXTS  # noqa: E402
-from test_browser import pattern as browser_pattern  # noqa: E402
 
 try:  # at module level: FastAPI resolves the endpoint's annotations in these globals
     import fastapi
@@ -359,7 +358,7 @@ def test_keepalive_timeout_closes_with_1011(conn_impl: _impl.Implementation) -> 
         finally:
             client.close()
     assert any(isinstance(e, wsfast.Ping) for e in events)
-    close = [e for e in events if is_close(e)][0]
+    close = next(e for e in events if is_close(e))
     assert (close.code, close.reason) == (1011, "keepalive ping timeout")
 
 
@@ -531,7 +530,10 @@ REQUEST = (b"GET / HTTP/1.1\r\nhost: x\r\nupgrade: websocket\r\nconnection: Upgr
            b"sec-websocket-key: " + RawClient.KEY.encode() + b"\r\nsec-websocket-version: 13\r\n\r\n")
 
 
-def drive(app: Any, steps: Callable[[wsu.WSFastProtocol, RecordingTransport], Awaitable[None]], **settings: Any) -> None:
+Steps = Callable[[wsu.WSFastProtocol, RecordingTransport], Awaitable[None]]
+
+
+def drive(app: Any, steps: Steps, **settings: Any) -> None:
     async def main() -> None:
         config = Config(app=app, ws=WS, lifespan="off", **settings)
         config.load()
@@ -665,7 +667,8 @@ def test_receive_after_disconnect_does_not_hang(conn_impl: _impl.Implementation)
 
 
 def test_import_wsfast_imports_nothing_of_uvicorn() -> None:
-    code = "import sys, wsfast; print(sorted(m for m in sys.modules if m.split('.')[0] in ('uvicorn', 'wsfast.uvicorn')))"
+    code = ("import sys, wsfast; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'uvicorn' or m == 'wsfast.uvicorn'))")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "[]"
@@ -722,7 +725,7 @@ def test_chromium_through_uvicorn(
             key = "text" if event.get("text") is not None else "bytes"
             await send({"type": "websocket.send", key: event[key]})
 
-    with serving(app) as (port, server):
+    with serving(app) as (port, _):
         page_server.plan = json.dumps({
             "url": f"ws://127.0.0.1:{port}/", "subprotocols": ["chat", "superchat"],
             "texts": BROWSER_TEXTS, "binary_sizes": BINARY_SIZES,

@@ -50,7 +50,8 @@ SERVER_CPU, CLIENT_CPU = "0", "1"
 CONTENDERS: dict[str, tuple[str, list[str]]] = {
     "wsfast": ("uvicorn --ws wsfast.uvicorn:WSFastProtocol", ["uvicorn", "--ws", "wsfast.uvicorn:WSFastProtocol"]),
     "websockets-sansio": ("uvicorn --ws websockets-sansio", ["uvicorn", "--ws", "websockets-sansio"]),
-    "websockets-sansio+patch": ("same, with wsfast.patch", ["uvicorn", "--ws", "websockets-sansio", "--patch", "websockets"]),
+    "websockets-sansio+patch": ("same, with wsfast.patch",
+                                ["uvicorn", "--ws", "websockets-sansio", "--patch", "websockets"]),
     "websockets": ("uvicorn --ws websockets", ["uvicorn", "--ws", "websockets"]),
     "websockets+patch": ("same, with wsfast.patch", ["uvicorn", "--ws", "websockets", "--patch", "websockets"]),
     "wsproto": ("uvicorn --ws wsproto", ["uvicorn", "--ws", "wsproto"]),
@@ -123,7 +124,8 @@ def available(name: str, env: dict[str, str]) -> str | None:
         probe.append(f"import {spec[spec.index('--ws') + 1].split(':')[0]}")
     if "--patch" in spec:
         probe.append("import wsproto, websockets, wsfast.patch")
-    result = subprocess.run([sys.executable, "-c", "; ".join(probe)], check=False, env=env, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", "; ".join(probe)], check=False, env=env, capture_output=True,
+                            text=True)
     if result.returncode:
         return (result.stderr.strip().splitlines() or ["import failed"])[-1]
     return None
@@ -381,7 +383,8 @@ def markdown(data: dict[str, Any]) -> str:
             out.append(f"| {name} | {mem.get('error', 'not measured')} | | |")
             continue
         out.append(f"| {name} | {mem['handshake_bytes_per_conn'] / 1024:.1f} KiB | "
-                   f"{mem['exchanged_bytes_per_conn'] / 1024:.1f} KiB | {'on' if mem['deflate'] else 'not offered by the server'} |")
+                   f"{mem['exchanged_bytes_per_conn'] / 1024:.1f} KiB | "
+                   f"{'on' if mem['deflate'] else 'not offered by the server'} |")
     busy = sorted({f"{name} {cellname}" for name in names for cellname in cells
                    if (show(name, cellname) or {}).get("server_cpu_share", 1.0) < 0.9})
     if busy:

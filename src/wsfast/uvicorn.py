@@ -113,7 +113,7 @@ def _deflate_options(config: Config) -> Any:
     return options() if options is not None else None
 
 
-def _wake(future: "asyncio.Future[None]") -> None:
+def _wake(future: asyncio.Future[None]) -> None:
     if not future.done():
         future.set_result(None)
 
@@ -500,7 +500,7 @@ class WSFastProtocol(asyncio.Protocol):
     def _response_start(self, message: _Event) -> None:
         status = message["status"]
         if not 100 <= status < 600:
-            raise RuntimeError("Invalid HTTP status code '%d' in response." % status)
+            raise RuntimeError(f"Invalid HTTP status code '{status}' in response.")
         self._log_answer(str(status))
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in message.get("headers") or []]
         streaming = any(name.lower() == "content-length" for name, _ in headers)
@@ -511,8 +511,7 @@ class WSFastProtocol(asyncio.Protocol):
             self._reject(status, headers, b"", end=False)
 
     def _response_body(self, message: _Event) -> None:
-        assert self._response is not None
-        status, headers, chunks, streaming = self._response
+        status, headers, chunks, streaming = cast(Tuple[int, List[Tuple[str, str]], List[bytes], bool], self._response)
         body = bytes(message.get("body", b""))
         more = message.get("more_body", False)
         if streaming:
@@ -561,7 +560,7 @@ class WSFastProtocol(asyncio.Protocol):
             self._flush_handle.cancel()
             self._flush_handle = None
         self._unflushed = 0
-        if self.disconnected or self._ending and self.phase == _OPEN:
+        if self.disconnected or (self._ending and self.phase == _OPEN):
             return
         data = self.conn.data_to_send()
         if data:
@@ -598,7 +597,7 @@ class WSFastProtocol(asyncio.Protocol):
     def shutdown(self) -> None:
         """uvicorn's server is stopping: Close 1012 to an open connection, 500 to a pending request."""
         self._stop_keepalive()
-        if self.close_sent or self.phase == _CLOSED and self.handshake_complete:
+        if self.close_sent or (self.phase == _CLOSED and self.handshake_complete):
             self._cancel_close_timer()
             self.transport.close()
             return
@@ -628,8 +627,8 @@ class WSFastProtocol(asyncio.Protocol):
         self.pending_ping_payload = None
 
     def _schedule_ping(self) -> None:
-        assert self.ping_interval is not None
-        self.ping_timer = self.loop.call_later(max(0.0, self.ping_interval - self.last_ping_rtt), self._send_ping)
+        interval = self.ping_interval or 0.0  # only called when it is set and positive
+        self.ping_timer = self.loop.call_later(max(0.0, interval - self.last_ping_rtt), self._send_ping)
 
     def _send_ping(self) -> None:
         self.ping_timer = None
@@ -678,6 +677,6 @@ class WSFastProtocol(asyncio.Protocol):
 
     def _trace(self, what: str) -> None:
         if self.logger.level <= TRACE_LOG_LEVEL:
-            prefix = "%s:%d - " % self.client if self.client else ""
+            prefix = f"{self.client[0]}:{self.client[1]} - " if self.client else ""
             self.logger.log(TRACE_LOG_LEVEL, "%s%s", prefix, what)
 
