@@ -39,10 +39,21 @@ VENV = HERE / ".venv27"
 WSTEST = [str(VENV / "bin" / "python"), str(HERE / "wstest_loopback.py")]
 EXAMPLES = ROOT / "examples"
 
-# Cases 1 to 10: framing, pings, reserved bits, opcodes, fragmentation, UTF-8,
-# closing, limits and performance.  12 and 13 need permessage-deflate.
-DEFAULT_CASES = [f"{n}.*" for n in range(1, 11)]
-DEFAULT_EXPECTED = 301  # cases 1.* to 10.* in autobahntestsuite 25.10.1
+# Named case sets, with the number of cases each holds in autobahntestsuite
+# 25.10.1.  core: cases 1 to 10 (framing, pings, reserved bits, opcodes,
+# fragmentation, UTF-8, closing, limits, performance).  deflate-all: 12 and 13,
+# permessage-deflate with every offer the suite makes (15 to 18 minutes a run,
+# most of it in the Python 2 fuzzer).  deflate: of each of their twelve
+# groups, the 16-byte, the 1 KiB and the 8 KiB-in-256-byte-fragments case,
+# which together cover every offer and both fragmented and whole messages.
+CASE_SETS: Dict[str, Tuple[List[str], int]] = {
+    "core": ([f"{n}.*" for n in range(1, 11)], 301),
+    # wstest matches a pattern at the start of an id only ("12.*.1" would take
+    # 12.1.10 too), so the subset is spelled out.
+    "deflate": ([f"{g}.{s}.{c}" for g, groups in ((12, 5), (13, 7)) for s in range(1, groups + 1)
+                 for c in (1, 4, 11)], 36),
+    "deflate-all": (["12.*", "13.*"], 216),
+}
 GOOD = {"OK", "INFORMATIONAL"}
 IMPLS = ("python", "cython")
 ROLES = ("server", "client")
@@ -237,10 +248,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--impl", choices=IMPLS + ("both",), default="both")
     parser.add_argument("--role", choices=ROLES + ("both",), default="both",
                         help="server: wstest's fuzzing client tests echo_server.py; client: the reverse")
-    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
-                        help="comma-separated case patterns (default: 1.* to 10.*)")
+    parser.add_argument("--cases", default="core",
+                        help=f"comma-separated case sets ({', '.join(CASE_SETS)}) or case patterns "
+                             "such as 6.4.* (default: core, cases 1.* to 10.*)")
     parser.add_argument("--expect", type=int, default=None,
-                        help=f"number of cases each report must hold (default: {DEFAULT_EXPECTED} for the default cases)")
+                        help="number of cases each report must hold (default: the sets' own counts "
+                             "when only sets are named)")
     parser.add_argument("--reports", type=Path, default=HERE / "reports")
     parser.add_argument("--installed", action="store_true",
                         help="use the installed wsfast instead of the in-place build under src/")
@@ -249,10 +262,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not (VENV / "bin" / "wstest").exists():
         log(f"wstest is not installed: run {HERE / 'install.sh'} first")
         return 2
-    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    items = [c.strip() for c in args.cases.split(",") if c.strip()]
+    cases = [pattern for item in items for pattern in CASE_SETS.get(item, ([item], 0))[0]]
     expected = args.expect
-    if expected is None and cases == DEFAULT_CASES:
-        expected = DEFAULT_EXPECTED
+    if expected is None and items and all(item in CASE_SETS for item in items):
+        expected = sum(CASE_SETS[item][1] for item in set(items))
     impls = IMPLS if args.impl == "both" else (args.impl,)
     roles = ROLES if args.role == "both" else (args.role,)
 

@@ -70,7 +70,7 @@ BAD_STREAMS = {
 }
 
 
-UNITS = ("mask", "utf8", "frames", "decoder")
+UNITS = ("mask", "utf8", "frames", "decoder", "connection")
 
 
 def calls(impl: Any, units: Tuple[str, ...] = UNITS) -> list[Call]:
@@ -90,6 +90,8 @@ def calls(impl: Any, units: Tuple[str, ...] = UNITS) -> list[Call]:
         _frames_calls(impl, add, ProtocolError, InvalidUTF8)
     if "decoder" in units:
         _decoder_calls(impl, add, ProtocolError, InvalidUTF8, MessageTooBig)
+    if "connection" in units:
+        _connection_calls(impl, add)
     return out
 
 
@@ -183,6 +185,88 @@ def _decoder_calls(impl: Any, add: Callable[..., None], ProtocolError: Any, Inva
     piece = frame(2, SMALL, key=KEY)
     add("Decoder.feed byte by byte", lambda: [trickle.feed(piece[i : i + 1]) for i in range(len(piece))])
     add("Decoder() bad limit", lambda: impl.Decoder(max_message_size=-1), raises=ValueError)
+
+
+UPGRADE = (b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+ACCEPTED = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+
+
+def open_server(impl: Any, **options: Any) -> Any:
+    conn = impl.ServerConnection(**options)
+    conn.receive_data(UPGRADE)
+    conn.accept()
+    conn.data_to_send()
+    return conn
+
+
+def echo(conn: Any, data: Any) -> bytes:
+    """What a plain loop does with one read: echo every message, write everything."""
+    from wsfast import Message
+
+    for event in conn.receive_data(data):
+        if type(event) is Message:
+            conn.send(event.data)
+    out: bytes = conn.data_to_send()
+    return out
+
+
+def _connection_calls(impl: Any, add: Callable[..., None]) -> None:
+    from wsfast import ConnectionClosed
+
+    def handshake() -> bytes:
+        conn = impl.ServerConnection(subprotocols=["chat"])
+        conn.receive_data(UPGRADE + client_stream())
+        conn.accept(headers=[("Server", "wsfast")])
+        out: bytes = conn.data_to_send()
+        return out
+
+    def client() -> list[Any]:
+        conn = impl.ClientConnection("ws://127.0.0.1/chat", subprotocols=["chat"])
+        conn.data_to_send()
+        return conn.receive_data(ACCEPTED)  # refused: the key differs, a Close(1006) event
+
+    def answered(data: bytes, **options: Any) -> Callable[[], bytes]:
+        def run() -> bytes:
+            return echo(open_server(impl, **options), data)
+
+        return run
+
+    def bad_request() -> bytes:
+        conn = impl.ServerConnection()
+        conn.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        out: bytes = conn.data_to_send()
+        return out
+
+    def reject() -> bytes:
+        conn = impl.ServerConnection()
+        conn.receive_data(UPGRADE)
+        conn.reject(403, [("Content-Type", "text/plain")], b"no")
+        out: bytes = conn.data_to_send()
+        return out
+
+    server = open_server(impl)
+    closed = open_server(impl)
+    closed.receive_data(b"")
+    add("ServerConnection handshake", handshake)
+    add("ClientConnection refused", client)
+    add("ServerConnection echo", echo, server, client_stream())
+    add("ServerConnection echo bytearray", echo, server, bytearray(client_stream()))
+    add("ServerConnection echo 64KiB", echo, server, frame(2, LARGE, key=KEY))
+    # Sends are paired with data_to_send(): the output grows until handed out.
+    add("ServerConnection send text bytes", lambda: (server.send(TEXT, text=True), server.data_to_send()))
+    add("ServerConnection send invalid text", lambda: server.send(BAD_UTF8, text=True), raises=ValueError)
+    add("ServerConnection send non-buffer", server.send, 1.5, raises=TypeError)
+    add("ServerConnection ping", lambda: (server.ping(b"ping"), server.data_to_send()))
+    add("ServerConnection data_to_send", server.data_to_send)
+    for name, bad in BAD_STREAMS.items():
+        add(f"ServerConnection {name}", answered(bad, max_message_size=1 << 16))
+    add("ServerConnection bad request", bad_request)
+    add("ServerConnection reject", reject)
+    add("ServerConnection send after EOF", closed.send, b"x", raises=ConnectionClosed)
+    add("ServerConnection close after EOF", closed.close, 1000, raises=ConnectionClosed)
+    add("ServerConnection() bad limit", lambda: impl.ServerConnection(max_message_size=-1), raises=ValueError)
 
 
 def run_once(call: Call) -> None:

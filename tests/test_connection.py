@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import array
 import copy
+import gc
 import pickle
 import struct
+import sys
+import tracemalloc
 from typing import Any, List, Optional, Tuple
 
 import pytest
@@ -160,6 +163,31 @@ def test_frames_behind_the_request_are_decoded_and_replies_held(impl: Any) -> No
     head_end = hs.head_length(out)
     assert head_end is not None and out[:head_end].startswith(b"HTTP/1.1 101 ")
     assert as_tuples(decode(impl, out[head_end:], client=True)) == [("Pong", b"p")]
+
+
+def test_pings_before_accept_hold_one_pong(impl: Any) -> None:
+    # Held output is invisible to the I/O layer's flow control: it stays bounded.
+    pings = b"".join(raw(0x89, str(i).encode()) for i in range(1000))
+    server, events = server_with_request(impl, pings)
+    assert len(events) == 1001
+    server.accept()
+    out = server.data_to_send()
+    head_end = hs.head_length(out)
+    assert head_end is not None
+    assert as_tuples(decode(impl, out[head_end:], client=True)) == [("Pong", b"999")]
+
+
+def test_head_trickled_byte_by_byte_to_the_limit(impl: Any) -> None:
+    """A head of MAX_HEAD_SIZE bytes without its end, one byte a call (each call
+    searches only the new bytes): answered 431 at the last byte."""
+    server = impl.ServerConnection()
+    head = b"GET / HTTP/1.1\r\nX: ".ljust(hs.MAX_HEAD_SIZE, b"a")
+    for i in range(len(head)):
+        assert server.receive_data(head[i : i + 1]) == []
+        if server.error is not None:
+            break
+    assert i == hs.MAX_HEAD_SIZE - 1
+    assert server.data_to_send().startswith(b"HTTP/1.1 431 ")
 
 
 def test_close_behind_the_request(impl: Any) -> None:
@@ -803,3 +831,30 @@ def test_nothing_the_peer_sends_raises(impl: Any, stream: bytes, cut: int) -> No
         assert closes == [len(events) - 1]
         conn.data_to_send()
         assert conn.closed or (role == "client" and conn.state is ConnectionState.CLOSING)
+
+
+@pytest.mark.skipif(sys.implementation.name != "cpython", reason="tracemalloc traces CPython allocations only")
+@pytest.mark.parametrize("size", [100, 60_000])
+def test_idle_connection_holds_no_large_buffer(impl: Any, size: int) -> None:
+    """After a message, an idle connection keeps neither its message's buffer nor its output."""
+    frame = raw(0x81, b"h" * size)
+    request, _ = request_bytes()
+    conns = []
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(50):
+            conn = impl.ServerConnection()
+            conn.receive_data(request)
+            conn.accept()
+            for event in conn.receive_data(frame):
+                conn.send(event.data)
+            assert len(conn.data_to_send()) > size
+            conns.append(conn)
+        gc.collect()
+        held = (tracemalloc.get_traced_memory()[0] - before) / len(conns)
+    finally:
+        tracemalloc.stop()
+    # The Request with its headers is most of it (about 1.8 KB).
+    assert held < 8192

@@ -15,24 +15,13 @@ from typing import Any, List, Tuple
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from test_connection import raw
 from wsfast import Close, InvalidUTF8, Message, Opcode
 from wsfast import handshake as hs
 
-KEY = b"\x5a\xa5\x0f\xf0"
-
 
 def frame(b0: int, payload: bytes, masked: bool) -> bytes:
-    n = len(payload)
-    bit = 0x80 if masked else 0
-    if n < 126:
-        head = bytes((b0, bit | n))
-    elif n < 65536:
-        head = bytes((b0, bit | 126)) + struct.pack("!H", n)
-    else:
-        head = bytes((b0, bit | 127)) + struct.pack("!Q", n)
-    if not masked:
-        return head + payload
-    return head + KEY + bytes(b ^ KEY[i % 4] for i, b in enumerate(payload))
+    return raw(b0, payload, masked=masked)
 
 
 text = st.text(max_size=40).map(lambda s: s.encode("utf-8"))

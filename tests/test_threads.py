@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 import pytest
 
-from _hardening import BAD_UTF8, KEY, LARGE, SMALL, TEXT, client_stream, frame, skip_pure_when_sanitized
+from _hardening import (BAD_UTF8, KEY, LARGE, SMALL, TEXT, client_stream, echo, frame, open_server,
+                        skip_pure_when_sanitized)
 
 THREADS = 8
 BIG = LARGE * 16  # 1 MiB
@@ -81,6 +82,7 @@ def stateless_jobs(impl: Any) -> list[tuple[str, Callable[[], Any], Any]]:
         ("encode_frame masked", lambda: impl.encode_frame(1, TEXT, mask=KEY), frame(1, TEXT, key=KEY)),
         ("encode_frame mask=True roundtrip", roundtrip_masked, BIG),
         ("Decoder per thread", decode, None),
+        ("ServerConnection per thread", lambda: echo(open_server(impl), client_stream()), None),
     ]
 
 
@@ -128,7 +130,7 @@ SHARED_SCRIPT = textwrap.dedent(
     from wsfast._types import Message, Ping, Pong, Close
     from wsfast._errors import ProtocolError
     sys.path.insert(0, {tests!r})
-    from _hardening import KEY, LARGE, TEXT, BAD_UTF8, client_stream, frame as test_frame
+    from _hardening import KEY, LARGE, TEXT, BAD_UTF8, client_stream, echo, open_server, UPGRADE, frame as test_frame
 
     impl = _impl.load({kind!r}, lazy=True)
     ROUNDS = {rounds}
@@ -136,6 +138,7 @@ SHARED_SCRIPT = textwrap.dedent(
     masker = impl.Masker(KEY)
     validator = impl.Utf8Validator()
     decoder = impl.Decoder(max_message_size=1 << 22, max_frame_size=1 << 22)
+    conn = open_server(impl, max_message_size=1 << 22)
     stream = client_stream()
     raised = []
     problems = []
@@ -162,6 +165,9 @@ SHARED_SCRIPT = textwrap.dedent(
                 for event in decoder.feed(stream[: 1 + (i * 37 + seed) % len(stream)]):
                     if type(event) not in (Message, Ping, Pong, Close):
                         problems.append("Decoder produced " + repr(type(event)))
+                # Two threads echoing through one connection: it may fail the
+                # interleaved stream, then refuse to send; never crash.
+                echo(conn, stream[: 1 + (i * 41 + seed) % len(stream)])
             except Exception as exc:
                 raised.append(type(exc).__name__)
 
@@ -215,6 +221,11 @@ SHARED_SCRIPT = textwrap.dedent(
         decoder.feed(stream)
     except ProtocolError:
         pass
+    conn.__init__()
+    conn.receive_data(UPGRADE)
+    conn.accept()
+    conn.data_to_send()
+    assert echo(conn, stream) == echo(open_server(impl), stream)
     print("OK", sorted(set(raised)))
     """
 )

@@ -14,6 +14,7 @@ cimport cython
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_GET_ITEM, PyList_GET_SIZE
+from cpython.mem cimport PyMem_Free
 from cpython.object cimport PyObject
 from cpython.ref cimport Py_INCREF, Py_XDECREF
 from libc.stdint cimport uint8_t, uint64_t
@@ -55,6 +56,9 @@ cdef extern from "Python.h":
     int _PyBytes_Resize(PyObject **pv, Py_ssize_t newsize) except -1
 
 
+cdef enum:
+    IDLE_BUFFER = 4096
+
 cdef object _Message = Message
 cdef object _Ping = Ping
 cdef object _Close = Close
@@ -92,7 +96,7 @@ cdef class _Connection:
     cdef int _reset(self, bint client, Decoder decoder) except -1:
         self._client = client
         self._decoder = decoder
-        self._head = b""
+        self._head = bytearray()
         self._drop_output()
         self._pending = None
         self._open = False
@@ -114,7 +118,7 @@ cdef class _Connection:
     @property
     def state(self):
         """CONNECTING, OPEN, CLOSING, or CLOSED once over and all output handed out."""
-        if self._done and self._olen == 0 and self._pending is None and not self._hold:
+        if self.closed:
             return _CLOSED
         if not self._open:
             return _CONNECTING
@@ -218,7 +222,8 @@ cdef class _Connection:
     cdef bytes _take_output(self):
         cdef PyObject *o = self._obuf
         cdef bytes out
-        if o == NULL:
+        if o == NULL or self._olen == 0:
+            self._drop_output()
             return b""
         if self._olen < self._ocap:
             if _PyBytes_Resize(&self._obuf, self._olen) < 0:
@@ -280,10 +285,21 @@ cdef class _Connection:
 
     cdef list _decode(self, const uint8_t *p, Py_ssize_t n):
         # The one place that reaches into the compiled Decoder: its C entry,
-        # past feed()'s argument handling (the bytes are already a pointer).
-        if self._decoder._closed:
+        # past feed()'s argument handling (the bytes are already a pointer),
+        # and its message buffer, which the Decoder keeps between messages
+        # up to 64 KiB.  Between messages a connection keeps at most
+        # IDLE_BUFFER of it: thousands of quiet connections must not each
+        # hold the buffer of the largest message they once received.
+        cdef Decoder decoder = self._decoder
+        cdef list events
+        if decoder._closed:
             return []
-        return self._decoder._run(p, n)
+        events = decoder._run(p, n)
+        if decoder._buf_cap > IDLE_BUFFER and decoder._msg_opcode == 0:
+            PyMem_Free(decoder._buf)
+            decoder._buf = NULL
+            decoder._buf_cap = 0
+        return events
 
     cdef int _control(self, object event) except -1:
         """React to a control event on the peer's behalf."""
@@ -291,6 +307,11 @@ cdef class _Connection:
         if type(event) is _Ping:
             # Once a Close is decided nothing but it may follow (§5.5.1).
             if not self._close_sent and self._pending is None:
+                if self._hold:
+                    # Held output is out of the I/O layer's sight, so a client
+                    # pinging before accept() must not grow it: only the latest
+                    # Pong is kept (RFC 6455 §5.5.3 allows it).
+                    self._drop_output()
                 payload = event[0]
                 self._frame(0x8A, <const uint8_t *>PyBytes_AS_STRING(payload), PyBytes_GET_SIZE(payload))
         elif type(event) is _Close:
@@ -347,18 +368,21 @@ cdef class _Connection:
     cdef list _handshake(self, bytes data):
         """Gather the peer's handshake head; act on it once whole."""
         cdef list events
-        head = self._head + data if self._head else data
+        cdef bytearray head = self._head
+        cdef Py_ssize_t searched = max(0, len(head) - 3)
+        cdef bytes rest
+        head += data
+        # Only the new bytes are searched for the blank line: a head trickled
+        # byte by byte costs linear time, not quadratic.
+        if len(head) < handshake.MAX_HEAD_SIZE and head.find(b"\r\n\r\n", searched) < 0:
+            return []
+        self._head = None
         try:
             end = handshake.head_length(head)
         except handshake.HandshakeError as exc:  # over MAX_HEAD_SIZE without its end
-            self._head = None
             return self._refused(exc)
-        if end is None:
-            self._head = head
-            return []
-        self._head = None
-        events = self._head_received(head[:end])
-        rest = head[end:]
+        events = self._head_received(bytes(head[:end]))
+        rest = bytes(head[end:])
         if rest and self._receiving:
             events += self._frames(<const uint8_t *>PyBytes_AS_STRING(rest), PyBytes_GET_SIZE(rest))
         return events
@@ -468,7 +492,7 @@ cdef class _Connection:
                 self._write(<const uint8_t *>PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))
                 self._close_sent = True
             if self._close_code is None:
-                self._close_code = code
+                self._close_code = 1005 if code is None else operator.index(code)  # validated by encode_close
                 self._close_reason = reason
             self._why = self._why or "fail() was called"
             self._end()

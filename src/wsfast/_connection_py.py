@@ -91,7 +91,7 @@ class _Connection:
         # Typed loosely: its events are a subset of this connection's.
         self._decoder: Any = decoder
         # Bytes of the opening handshake's head so far; None once past it.
-        self._head: Optional[bytes] = b""
+        self._head: Optional[bytearray] = bytearray()
         self._out: List[bytes] = []
         self._pending: Optional[bytes] = None
         self._open = False  # the opening handshake succeeded
@@ -112,7 +112,7 @@ class _Connection:
     @property
     def state(self) -> ConnectionState:
         """CONNECTING, OPEN, CLOSING, or CLOSED once over and all output handed out."""
-        if self._done and not self._out and self._pending is None and not self._hold:
+        if self.closed:
             return _CLOSED
         if not self._open:
             return _CONNECTING
@@ -183,7 +183,14 @@ class _Connection:
         if isinstance(event, Ping):
             # Once a Close is decided nothing but it may follow (§5.5.1).
             if not self._close_sent and self._pending is None:
-                self._out.append(encode_frame(_PONG, event.payload, mask=self._mask))
+                pong = encode_frame(_PONG, event.payload, mask=self._mask)
+                if self._hold:
+                    # Held output is out of the I/O layer's sight, so a client
+                    # pinging before accept() must not grow it: only the latest
+                    # Pong is kept (RFC 6455 §5.5.3 allows it).
+                    self._out = [pong]
+                else:
+                    self._out.append(pong)
         elif isinstance(event, Close):
             code = event.code
             self._close_rcvd = True
@@ -240,19 +247,23 @@ class _Connection:
 
     def _handshake(self, data: bytes) -> List[Event]:
         """Gather the peer's handshake head; act on it once whole."""
-        head = self._head + data if self._head else data
+        head = self._head
+        assert head is not None
+        searched = max(0, len(head) - 3)
+        head += data
+        # Only the new bytes are searched for the blank line: a head trickled
+        # byte by byte costs linear time, not quadratic.
+        if len(head) < handshake.MAX_HEAD_SIZE and head.find(b"\r\n\r\n", searched) < 0:
+            return []
+        self._head = None
         try:
             end = handshake.head_length(head)
         except handshake.HandshakeError as exc:  # over MAX_HEAD_SIZE without its end
-            self._head = None
             return self._refused(exc)
-        if end is None:
-            self._head = head
-            return []
-        self._head = None
-        events = self._head_received(head[:end])
-        if head[end:] and self._receiving:
-            events += self.receive_data(head[end:])
+        assert end is not None
+        events = self._head_received(bytes(head[:end]))
+        if len(head) > end and self._receiving:
+            events += self.receive_data(bytes(head[end:]))
         return events
 
     def _head_received(self, head: bytes) -> List[Event]:
@@ -327,7 +338,7 @@ class _Connection:
             self._out.append(encode_frame(_CLOSE, payload, mask=self._mask))
             self._close_sent = True
         if self._close_code is None:
-            self._close_code = code
+            self._close_code = 1005 if code is None else operator.index(code)  # validated by encode_close
             self._close_reason = reason
         self._why = self._why or "fail() was called"
         self._end()
