@@ -644,6 +644,34 @@ def test_close_waits_for_the_app_to_take_earlier_messages(conn_impl: _impl.Imple
     drive(app, steps)
 
 
+def test_a_peer_that_half_closes_after_its_close_still_gets_the_answers(conn_impl: _impl.Implementation) -> None:
+    gate = asyncio.Event()
+
+    async def steps(protocol: wsu.WSFastProtocol, transport: RecordingTransport) -> None:
+        while not protocol.handshake_complete:
+            await asyncio.sleep(0)
+        before = len(transport.writes)
+        protocol.data_received(frames("a") + wsfast.encode_frame(wsfast.Opcode.CLOSE, wsfast.encode_close(1001),
+                                                                mask=True))
+        assert protocol.eof_received() is True  # keep the transport open for what is owed
+        gate.set()
+        while not transport.closed:
+            await asyncio.sleep(0)
+        out = wsfast.Decoder(client=True).feed(b"".join(transport.writes[before:]))
+        assert [type(e).__name__ for e in out] == ["Message", "Close"]
+        assert out[1].code == 1001
+        assert protocol.eof_received() is None  # nothing more is owed
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        await gate.wait()
+        while (event := await receive())["type"] == "websocket.receive":
+            await send({"type": "websocket.send", "text": event["text"]})
+
+    drive(app, steps)
+
+
 def test_receive_after_disconnect_does_not_hang(conn_impl: _impl.Implementation) -> None:
     got: List[Dict[str, Any]] = []
 

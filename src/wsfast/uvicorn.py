@@ -230,7 +230,13 @@ class WSFastProtocol(asyncio.Protocol):
             self.transport.close()
 
     def eof_received(self) -> Optional[bool]:
-        return None  # close the transport: a WebSocket peer that half-closes is gone
+        if self._ending and not self.disconnected:
+            # The peer sent its Close and then shut its side down: it can
+            # still read the app's answers and our Close, written once the
+            # app has taken what came before; the transport stays open for
+            # them and is closed after them.
+            return True
+        return None  # otherwise a peer that half-closes is gone: close the transport
 
     def pause_writing(self) -> None:
         self._write_paused = True
