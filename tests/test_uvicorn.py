@@ -446,6 +446,35 @@ def test_send_waits_while_the_transport_is_paused(conn_impl: _impl.Implementatio
     assert buffered < 4 * 1024 * 1024
 
 
+def test_a_client_that_stops_reading_is_dropped(conn_impl: _impl.Implementation,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # It answers no Ping (it reads nothing), so keepalive fails it with 1011;
+    # its full buffer cannot drain, so the transport is aborted after the
+    # close timeout instead of waiting for TCP to give up.
+    monkeypatch.setattr(wsu, "CLOSE_TIMEOUT", 0.2)
+    stop = threading.Event()
+
+    async def flood(scope: Scope, receive: Receive, send: Send) -> None:
+        await receive()
+        await send({"type": "websocket.accept"})
+        try:
+            while not stop.is_set():
+                await send({"type": "websocket.send", "bytes": b"z" * 65536})
+        except OSError:
+            pass  # ClientDisconnected once the connection is gone
+
+    with serving(flood, ws_ping_interval=0.1, ws_ping_timeout=0.2) as (port, server):
+        client = RawClient(port)
+        try:
+            client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            (protocol,) = protocols(server)
+            wait_until(lambda: protocol.disconnected, "the server kept a client that reads nothing")
+            assert protocol not in server.server_state.connections
+        finally:
+            stop.set()
+            client.close()
+
+
 def test_starlette_endpoint(conn_impl: _impl.Implementation) -> None:
     starlette = pytest.importorskip("starlette")
     del starlette

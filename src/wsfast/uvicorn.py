@@ -47,7 +47,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         f"wsfast.uvicorn needs uvicorn ({exc}); install it with: pip install 'wsfast[uvicorn]'"
     ) from exc
 
-__all__ = ["WSFastProtocol", "QUEUE_HIGH_BYTES", "check_uvicorn"]
+__all__ = ["WSFastProtocol", "QUEUE_HIGH_BYTES", "FLUSH_BYTES", "CLOSE_TIMEOUT", "check_uvicorn"]
 
 # Reading pauses when the messages waiting for the app hold this many bytes,
 # even below ws_max_queue messages: with uvicorn's 16 MiB ws_max_size, 32
@@ -57,6 +57,10 @@ QUEUE_HIGH_BYTES = 1 << 20
 # the end of the iteration: an app that sends in a loop without ever yielding
 # must not grow the output without bound.
 FLUSH_BYTES = 1 << 16
+
+# How long the peer's Close is awaited after ours, and how long a transport
+# that we closed on an unresponsive peer may take to drain before it is aborted.
+CLOSE_TIMEOUT = 10.0
 
 _Event = Dict[str, Any]
 
@@ -185,7 +189,8 @@ class WSFastProtocol(asyncio.Protocol):
         self._response: Optional[Tuple[int, List[Tuple[str, str]], List[bytes], bool]] = None
 
         # Closing handshake we started: the peer's Close is awaited this long.
-        self.close_timeout = 10.0
+        self.close_timeout = CLOSE_TIMEOUT
+        self._abort_timer: Optional[asyncio.TimerHandle] = None
         self.close_timer: Optional[asyncio.TimerHandle] = None
         self.close_sent = False
 
@@ -213,10 +218,10 @@ class WSFastProtocol(asyncio.Protocol):
         self._trace("WebSocket connection lost")
         self._stop_keepalive()
         self._cancel_close_timer()
-        for handle in (self._flush_handle, self._ending_timer):
+        for handle in (self._flush_handle, self._ending_timer, self._abort_timer):
             if handle is not None:
                 handle.cancel()
-        self._flush_handle = self._ending_timer = None
+        self._flush_handle = self._ending_timer = self._abort_timer = None
         self.disconnected = True
         events = self.conn.receive_data(b"")
         if self._disconnect_event is None:
@@ -593,7 +598,24 @@ class WSFastProtocol(asyncio.Protocol):
 
     def _close_timed_out(self) -> None:
         self.close_timer = None
+        self._give_up()
+
+    def _give_up(self) -> None:
+        """Close TCP on a peer that stopped answering; abort it if it does not drain in time.
+
+        close() waits until the transport's buffer is written, which a peer
+        that vanished or stopped reading never allows: without the abort, its
+        buffer and this connection would stay until TCP itself gives up.
+        """
         self.transport.close()
+        if self._abort_timer is None and not self.disconnected:
+            self._abort_timer = self.loop.call_later(self.close_timeout, self._abort)
+
+    def _abort(self) -> None:
+        self._abort_timer = None
+        abort = getattr(self.transport, "abort", None)  # every asyncio transport has it; test doubles may not
+        if not self.disconnected and abort is not None:
+            abort()
 
     def _cancel_close_timer(self) -> None:
         if self.close_timer is not None:
@@ -672,7 +694,7 @@ class WSFastProtocol(asyncio.Protocol):
         self.conn.fail(1011, "keepalive ping timeout")
         self.close_sent = True
         self._flush()
-        self.transport.close()
+        self._give_up()
 
     # -------------------------------------------------------------- logging
 
