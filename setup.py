@@ -28,7 +28,9 @@ PKG = Path("src") / "wsfast"
 CSRC = PKG / "_csrc"
 
 # The units, in dependency order: later modules cimport earlier ones.
-UNITS = ["mask", "utf8", "frames", "decoder", "connection"]
+UNITS = ["mask", "utf8", "frames", "decoder", "deflate", "connection"]
+# Units linked with a system library: zlib for permessage-deflate.
+LIBRARIES = {"deflate": ["zlib" if sys.platform == "win32" else "z"]}
 
 
 def _flag(name: str) -> bool:
@@ -107,8 +109,26 @@ class KernelBuildExt(build_ext):
             self.extensions = []
 
     def build_extension(self, ext: Extension) -> None:
+        if "z" in ext.libraries or "zlib" in ext.libraries:
+            self._check_zlib(ext)
         ext.extra_objects = list(ext.extra_objects or []) + self._compile_kernels(ext)
         super().build_extension(ext)
+
+    def _check_zlib(self, ext: Extension) -> None:
+        """Fail with a clear reason (hence the banner) when zlib's header is missing."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            probe = os.path.join(tmp, "wsfast_zlib_probe.c")
+            with open(probe, "w", encoding="ascii") as fh:
+                fh.write("#include <zlib.h>\nint wsfast_zlib_probe(void) { return ZLIB_VERNUM; }\n")
+            try:
+                self.compiler.compile([probe], output_dir=tmp, include_dirs=ext.include_dirs)
+            except Exception as exc:  # noqa: BLE001 - CompileError, or a missing compiler
+                raise RuntimeError(
+                    f"{ext.name} needs zlib's header (zlib.h) and library: install zlib's development "
+                    "files (zlib1g-dev, zlib-devel or zlib-dev), or point CFLAGS/LDFLAGS at them"
+                ) from exc
 
     def _compile_kernels(self, ext: Extension) -> list[str]:
         kernels = KERNELS.get(ext.name, [])
@@ -171,6 +191,7 @@ def _extensions() -> list[Extension]:
             define_macros=macros,
             extra_compile_args=_extra_cflags(),
             extra_link_args=_extra_cflags(),
+            libraries=LIBRARIES.get(unit, []),
         )
         KERNELS[ext.name] = kernels
         exts.append(ext)

@@ -70,7 +70,7 @@ BAD_STREAMS = {
 }
 
 
-UNITS = ("mask", "utf8", "frames", "decoder", "connection")
+UNITS = ("mask", "utf8", "frames", "decoder", "deflate", "connection")
 
 
 def calls(impl: Any, units: Tuple[str, ...] = UNITS) -> list[Call]:
@@ -90,6 +90,8 @@ def calls(impl: Any, units: Tuple[str, ...] = UNITS) -> list[Call]:
         _frames_calls(impl, add, ProtocolError, InvalidUTF8)
     if "decoder" in units:
         _decoder_calls(impl, add, ProtocolError, InvalidUTF8, MessageTooBig)
+    if "deflate" in units:
+        _deflate_calls(impl, add, ProtocolError)
     if "connection" in units:
         _connection_calls(impl, add)
     return out
@@ -185,6 +187,57 @@ def _decoder_calls(impl: Any, add: Callable[..., None], ProtocolError: Any, Inva
     piece = frame(2, SMALL, key=KEY)
     add("Decoder.feed byte by byte", lambda: [trickle.feed(piece[i : i + 1]) for i in range(len(piece))])
     add("Decoder() bad limit", lambda: impl.Decoder(max_message_size=-1), raises=ValueError)
+
+
+def _deflate_calls(impl: Any, add: Callable[..., None], ProtocolError: Any) -> None:
+    from wsfast import PerMessageDeflate
+
+    agreed = PerMessageDeflate(server_max_window_bits=10, client_max_window_bits=9)
+    fresh = PerMessageDeflate(server_no_context_takeover=True, client_no_context_takeover=True)
+    takeover = impl.Deflater(agreed)
+    pooled = impl.Deflater(fresh, client=True, level=6)
+    noncontig = memoryview(bytearray(TEXT * 2))[::2]
+    add("Deflater()", impl.Deflater, agreed)
+    add("Deflater() bad level", lambda: impl.Deflater(agreed, level=0), raises=ValueError)
+    add("Deflater() bad params", impl.Deflater, None, raises=TypeError)
+    add("Deflater.compress small", takeover.compress, TEXT)
+    add("Deflater.compress 64KiB", takeover.compress, LARGE)
+    add("Deflater.compress str", takeover.compress, "κόσμε " * 20)
+    add("Deflater.compress strided", takeover.compress, noncontig)
+    add("Deflater.compress empty", takeover.compress, b"")
+    add("Deflater.compress no takeover", pooled.compress, TEXT)
+    add("Deflater.compress no takeover 64KiB", pooled.compress, LARGE)
+    add("Deflater.compress non-buffer", takeover.compress, 12, raises=TypeError)
+    messages = [impl.Deflater(agreed).compress(m) for m in (TEXT, LARGE)]
+    frag = impl.Deflater(fresh).compress(TEXT)
+
+    def inflate_cycle(params: Any, payloads: list, client: bool, step: int = 0) -> Callable[[], Any]:
+        def run() -> Any:
+            inflater = impl.Inflater(params, client=client)
+            for payload in payloads:
+                if step:
+                    for i in range(0, len(payload), step):
+                        inflater.inflate(payload[i : i + step])
+                else:
+                    inflater.inflate(payload, 1 << 20)
+                inflater.finish()
+
+        return run
+
+    add("Inflater.inflate/finish", inflate_cycle(agreed, messages, True))
+    add("Inflater.inflate/finish pooled", inflate_cycle(fresh, [frag, frag], False))
+    add("Inflater.inflate in pieces", inflate_cycle(fresh, [frag], False, step=7))
+    add("Inflater.inflate bfinal", inflate_cycle(agreed, [bytes.fromhex("f348cdc9c9070000")] * 3, True))
+    add("Inflater.inflate corrupt", inflate_cycle(agreed, [b"\xff\xff\xff"], True), raises=ProtocolError)
+    add("Inflater.finish bad end", inflate_cycle(agreed, [messages[0][:-3]], True), raises=ProtocolError)
+    add("Inflater.finish empty payload", inflate_cycle(agreed, [b""], True), raises=ProtocolError)
+
+    def capped() -> Any:
+        inflater = impl.Inflater(agreed, client=True)
+        return inflater.inflate(messages[1], 1000), inflater.inflate(b"", 100)
+
+    add("Inflater.inflate capped", capped)
+    add("Inflater.inflate non-buffer", impl.Inflater(agreed).inflate, "text", raises=TypeError)
 
 
 UPGRADE = (b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

@@ -12,6 +12,8 @@ from ._mask import Masker, apply_mask, apply_mask_inplace
 from ._utf8 import Utf8Validator, validate_utf8
 from ._frames import encode_close, encode_frame, parse_close, parse_header
 from ._decoder import Decoder
+from ._permessage_deflate import DeflateOptions, PerMessageDeflate
+from ._deflate import Deflater
 from ._connection import ClientConnection, ServerConnection
 from . import handshake
 
@@ -43,5 +45,8 @@ __all__ = [
     "ClientConnection",
     "ConnectionState",
     "ConnectionClosed",
+    "PerMessageDeflate",
+    "DeflateOptions",
+    "Deflater",
     "handshake",
 ]

@@ -4,6 +4,7 @@ from cpython.object cimport PyObject
 from libc.stdint cimport uint8_t
 
 from wsfast._decoder_c cimport Decoder
+from wsfast._deflate_c cimport Deflater
 
 cdef class _Connection:
     cdef bint _client
@@ -29,10 +30,15 @@ cdef class _Connection:
     cdef object _subprotocol
     cdef object _deflate
     cdef object _deflate_options
+    cdef Deflater _deflater
+    cdef tuple _limits
     cdef tuple _subprotocols
     cdef str _key
 
-    cdef int _reset(self, bint client, Decoder decoder) except -1
+    cdef int _reset(self, bint client, Decoder decoder, tuple limits, object deflate) except -1
+    cdef int _agreed(self, object agreed) except -1
+    cdef Deflater _make_deflater(self)
+    cdef int _message(self, int b0, const uint8_t *payload, Py_ssize_t n) except -1
     cdef list _receive(self, const uint8_t *p, Py_ssize_t n)
     cdef list _frames(self, const uint8_t *p, Py_ssize_t n)
     cdef list _decode(self, const uint8_t *p, Py_ssize_t n)
@@ -57,6 +63,7 @@ cdef class ServerConnection(_Connection):
     cdef object _origins
     cdef object _request
     cdef object _offered
+    cdef object _extensions
 
     cdef int _check_answer(self, str what) except -1
 

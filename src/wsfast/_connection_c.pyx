@@ -21,6 +21,7 @@ from libc.stdint cimport uint8_t, uint64_t
 from libc.string cimport memcpy
 
 from wsfast._decoder_c cimport Decoder
+from wsfast._deflate_c cimport Deflater
 from wsfast._frames_c cimport draw_mask_key
 from wsfast._mask_c cimport mask_bytes
 from wsfast._utf8_c cimport utf8_validate
@@ -29,13 +30,18 @@ import operator
 
 from . import handshake
 from ._connection_common import (
+    DEFAULT_DEFLATE,
     DEFAULT_MAX_MESSAGE_SIZE,
+    accept_deflate,
     accept_response,
+    check_deflate,
     check_headers,
     check_origins,
     check_response,
     check_subprotocols,
+    client_request,
     closed_error,
+    decoder_inflates,
     error_why,
     not_open_error,
     peer_close_why,
@@ -66,6 +72,8 @@ cdef object _CONNECTING = ConnectionState.CONNECTING
 cdef object _OPEN = ConnectionState.OPEN
 cdef object _CLOSING = ConnectionState.CLOSING
 cdef object _CLOSED = ConnectionState.CLOSED
+# permessage-deflate is negotiated only once the Decoder can inflate.
+cdef bint _INFLATES = decoder_inflates(Decoder)
 
 
 cdef inline Py_ssize_t _header_size(Py_ssize_t n) noexcept nogil:
@@ -93,7 +101,7 @@ cdef class _Connection:
     def __dealloc__(self):
         Py_XDECREF(self._obuf)
 
-    cdef int _reset(self, bint client, Decoder decoder) except -1:
+    cdef int _reset(self, bint client, Decoder decoder, tuple limits, object deflate) except -1:
         self._client = client
         self._decoder = decoder
         self._head = bytearray()
@@ -110,8 +118,26 @@ cdef class _Connection:
         self._close_code = None
         self._close_reason = None
         self._subprotocol = None
+        self._limits = limits  # the Decoder's, to make it again with the agreed deflate
+        self._deflate_options = deflate if _INFLATES else None
         self._deflate = None
+        self._deflater = None  # made at the first message sent: idle costs nothing
         return 0
+
+    cdef int _agreed(self, object agreed) except -1:
+        """permessage-deflate was agreed: the peer's messages are inflated from now on."""
+        max_message_size, max_frame_size, decode_text = self._limits
+        self._deflate = agreed
+        self._decoder = Decoder(client=self._client, max_message_size=max_message_size,
+                                max_frame_size=max_frame_size, decode_text=decode_text, deflate=agreed)
+        return 0
+
+    cdef Deflater _make_deflater(self):
+        options = self._deflate_options
+        self._deflater = Deflater(self._deflate, client=self._client, level=options.level,
+                                  mem_level=options.mem_level, window_bits=options.window_bits,
+                                  no_context_takeover=options.no_context_takeover)
+        return self._deflater
 
     # ------------------------------------------------------------ state
 
@@ -188,6 +214,16 @@ cdef class _Connection:
             memcpy(self._reserve(n), data, n)
             self._olen += n
         return 0
+
+    cdef int _message(self, int b0, const uint8_t *payload, Py_ssize_t n) except -1:
+        """Append one message: compressed, with RSV1, when permessage-deflate was agreed."""
+        cdef Deflater deflater
+        cdef bytes compressed
+        if self._deflate is None:
+            return self._frame(b0, payload, n)
+        deflater = self._deflater if self._deflater is not None else self._make_deflater()
+        compressed = deflater.compress_ptr(payload, n)
+        return self._frame(b0 | 0x40, <const uint8_t *>PyBytes_AS_STRING(compressed), PyBytes_GET_SIZE(compressed))
 
     cdef int _frame(self, int b0, const uint8_t *payload, Py_ssize_t n) except -1:
         """Append one frame; a client's is masked with a fresh key."""
@@ -424,7 +460,7 @@ cdef class _Connection:
                 raise ValueError("send(..., text=True): the data is not valid UTF-8")
             with cython.critical_section(self):
                 self._check_send("send a message")
-                self._frame(b0, src, n)
+                self._message(b0, src, n)
             return
         if PyUnicode_Check(data):
             src = <const uint8_t *>PyUnicode_AsUTF8AndSize(data, &n)
@@ -432,7 +468,7 @@ cdef class _Connection:
                 pass
             with cython.critical_section(self):
                 self._check_send("send a message")
-                self._frame(0x81, src, n)
+                self._message(0x81, src, n)
             return
         try:
             PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
@@ -446,7 +482,7 @@ cdef class _Connection:
                 raise ValueError("send(..., text=True): the data is not valid UTF-8")
             with cython.critical_section(self):
                 self._check_send("send a message")
-                self._frame(b0, src, n)
+                self._message(b0, src, n)
         finally:
             PyBuffer_Release(&view)
 
@@ -521,20 +557,21 @@ cdef class ServerConnection(_Connection):
     twin (wsfast._connection_py.ServerConnection) documents the API.
     """
 
-    def __init__(self, *, subprotocols=(), origins=None, deflate=None,
+    def __init__(self, *, subprotocols=(), origins=None, deflate=DEFAULT_DEFLATE,
                  max_message_size=DEFAULT_MAX_MESSAGE_SIZE, max_frame_size=None, decode_text=True):
         supported = check_subprotocols(subprotocols)
         allowed = check_origins(origins)
+        options = check_deflate(deflate)
         decoder = Decoder(client=False, max_message_size=max_message_size, max_frame_size=max_frame_size,
                           decode_text=decode_text)
         with cython.critical_section(self):
-            self._reset(False, decoder)
+            self._reset(False, decoder, (max_message_size, max_frame_size, bool(decode_text)), options)
             self._subprotocols = supported
             self._origins = allowed
-            self._deflate_options = deflate
             self._request = None
             self._key = ""
             self._offered = ()
+            self._extensions = None
 
     @property
     def request(self):
@@ -549,6 +586,9 @@ cdef class ServerConnection(_Connection):
         self._request = request
         self._key = key
         self._offered = offered
+        self._extensions, agreed = accept_deflate(self._deflate_options, request)
+        if agreed is not None:
+            self._agreed(agreed)
         self._hold = True
         return [request]
 
@@ -572,7 +612,8 @@ cdef class ServerConnection(_Connection):
         fields = check_headers(headers)
         with cython.critical_section(self):
             self._check_answer("accept()")
-            response, chosen = accept_response(self._key, self._offered, self._subprotocols, subprotocol, fields)
+            response, chosen = accept_response(self._key, self._offered, self._subprotocols, subprotocol, fields,
+                                               self._extensions)
             response += self._take_output()  # the replies held until now
             self._write(<const uint8_t *>PyBytes_AS_STRING(response), PyBytes_GET_SIZE(response))
             self._hold = False
@@ -611,21 +652,21 @@ cdef class ClientConnection(_Connection):
     twin (wsfast._connection_py.ClientConnection) documents the API.
     """
 
-    def __init__(self, uri, *, subprotocols=(), headers=(), deflate=None,
+    def __init__(self, uri, *, subprotocols=(), headers=(), deflate=DEFAULT_DEFLATE,
                  max_message_size=DEFAULT_MAX_MESSAGE_SIZE, max_frame_size=None, decode_text=True):
         cdef bytes request
         if not isinstance(uri, (str, handshake.WebSocketURI)):
             raise TypeError(f"uri is a str, not {type(uri).__name__}")
         offered = check_subprotocols(subprotocols)
         fields = check_headers(headers)
+        options = check_deflate(deflate)
         decoder = Decoder(client=True, max_message_size=max_message_size, max_frame_size=max_frame_size,
                           decode_text=decode_text)
-        request, key = handshake.client_request(uri, subprotocols=offered, headers=fields)
+        request, key = client_request(uri, offered, fields, options if _INFLATES else None)
         with cython.critical_section(self):
-            self._reset(True, decoder)
+            self._reset(True, decoder, (max_message_size, max_frame_size, bool(decode_text)), options)
             self._uri = uri
             self._subprotocols = offered
-            self._deflate_options = deflate
             self._response = None
             self._key = key
             self._write(<const uint8_t *>PyBytes_AS_STRING(request), PyBytes_GET_SIZE(request))
@@ -636,10 +677,13 @@ cdef class ClientConnection(_Connection):
         return self._response
 
     cdef list _head_received(self, bytes head):
-        response, subprotocol, error = check_response(head, self._key, self._subprotocols)
+        response, subprotocol, agreed, error = check_response(head, self._key, self._subprotocols,
+                                                              self._deflate_options)
         self._response = response
         if error is not None:
             return self._refused(error)
+        if agreed is not None:
+            self._agreed(agreed)
         self._subprotocol = subprotocol
         self._open = True
         return [response]

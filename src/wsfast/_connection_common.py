@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Collection, Iterable, Optional, Sequence, Tupl
 
 from . import handshake
 from ._errors import ConnectionClosed, ProtocolError
+from ._permessage_deflate import DeflateOptions, PerMessageDeflate
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
@@ -22,7 +23,12 @@ __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
     "check_subprotocols",
     "check_origins",
+    "DEFAULT_DEFLATE",
+    "accept_deflate",
+    "check_deflate",
     "check_headers",
+    "client_request",
+    "decoder_inflates",
     "read_request",
     "accept_response",
     "reject_response",
@@ -34,6 +40,10 @@ __all__ = [
 ]
 
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 20
+# permessage-deflate is offered (client) and accepted (server) by default;
+# DeflateOptions are immutable, so one object serves every connection.
+DEFAULT_DEFLATE = DeflateOptions()
+EXTENSIONS = "Sec-WebSocket-Extensions"
 
 HeaderPairs = Tuple[Tuple[str, str], ...]
 
@@ -65,6 +75,26 @@ def check_origins(value: Optional[Collection[Optional[str]]]) -> Optional[frozen
         if origin is not None and not isinstance(origin, str):
             raise TypeError(f"an origin is a str or None, not {type(origin).__name__}")
     return origins
+
+
+def decoder_inflates(decoder: type) -> bool:
+    """Whether ``decoder`` (a Decoder class) takes ``deflate=``.
+
+    A connection negotiates permessage-deflate only when its Decoder can
+    inflate what the peer then sends; until then it neither offers nor
+    accepts it (the one place where the connection depends on that seam).
+    """
+    try:
+        decoder(deflate=None)
+    except TypeError:
+        return False
+    return True
+
+
+def check_deflate(value: Optional[DeflateOptions]) -> Optional[DeflateOptions]:
+    if value is not None and not isinstance(value, DeflateOptions):
+        raise TypeError(f"deflate is a wsfast.DeflateOptions or None, not {type(value).__name__}")
+    return value
 
 
 def check_headers(value: Iterable[Tuple[str, str]]) -> HeaderPairs:
@@ -104,18 +134,38 @@ def read_request(
     return request, key, handshake.parse_subprotocols(request.headers)
 
 
+def accept_deflate(
+    options: Optional[DeflateOptions], request: handshake.Request
+) -> Tuple[Optional[str], Optional[PerMessageDeflate]]:
+    """(the Sec-WebSocket-Extensions answer, the agreed parameters), or (None, None).
+
+    Computed when the request arrives, so that frames right behind it are
+    inflated with the agreed parameters.  Never raises for what the client
+    offered: an offer that cannot be honoured is declined (RFC 7692 §5).
+    """
+    if options is None:
+        return None, None
+    answer = options.accept(request.headers.get_all(EXTENSIONS))
+    if answer is None:
+        return None, None
+    return answer
+
+
 def accept_response(
     key: str,
     offered: Sequence[str],
     supported: Sequence[str],
     subprotocol: Optional[str],
     headers: Iterable[Tuple[str, str]],
+    extensions: Optional[str] = None,
 ) -> Tuple[bytes, Optional[str]]:
     """(the 101 response, the subprotocol it names) for ``accept()``.
 
     ``subprotocol=None`` takes the first of ``supported`` that the client
     offered; a name the client did not offer is a ValueError (RFC 6455 §4.2.2:
-    the server picks one of the client's).
+    the server picks one of the client's).  ``extensions`` is the
+    permessage-deflate answer agreed when the request came; the caller may
+    not name extensions itself (the connection implements what it answers).
     """
     if subprotocol is None:
         chosen = handshake.negotiate_subprotocol(offered, supported)
@@ -126,6 +176,10 @@ def accept_response(
     else:
         chosen = subprotocol
     fields = check_headers(headers)
+    if any(name.lower() == EXTENSIONS.lower() for name, _ in fields):
+        raise ValueError(f"header {EXTENSIONS} is negotiated by the connection itself")
+    if extensions is not None:
+        fields = ((EXTENSIONS, extensions),) + fields
     return handshake.build_response(key, chosen, fields), chosen
 
 
@@ -157,22 +211,42 @@ def reject_response(status: int, headers: Iterable[Tuple[str, str]], body: Buffe
 # ------------------------------------------------------------------- client
 
 
-def check_response(
-    head: bytes, key: str, subprotocols: Sequence[str]
-) -> Tuple[Optional[handshake.Response], Optional[str], Optional[handshake.HandshakeError]]:
-    """(response or None, subprotocol, error or None) for the server's answer head.
+def client_request(
+    uri: Union[str, handshake.WebSocketURI],
+    subprotocols: Sequence[str],
+    headers: HeaderPairs,
+    deflate: Optional[DeflateOptions],
+) -> Tuple[bytes, str]:
+    """The upgrade request and its key; ``deflate``: the options to offer, if any."""
+    if any(name.lower() == EXTENSIONS.lower() for name, _ in headers):
+        raise ValueError(f"header {EXTENSIONS} is negotiated by the connection itself")
+    if deflate is not None:
+        headers = headers + ((EXTENSIONS, deflate.offer()),)
+    return handshake.client_request(uri, subprotocols=subprotocols, headers=headers)
 
-    Never raises for what the server sent: a refusal or a malformed answer
-    comes back as the error (the response too, when it could be parsed).
+
+def check_response(
+    head: bytes, key: str, subprotocols: Sequence[str], deflate: Optional[DeflateOptions]
+) -> Tuple[
+    Optional[handshake.Response], Optional[str], Optional[PerMessageDeflate], Optional[handshake.HandshakeError]
+]:
+    """(response or None, subprotocol, agreed deflate, error or None) for the server's answer head.
+
+    ``deflate``: the options offered, if any.  Never raises for what the
+    server sent: a refusal or a malformed answer comes back as the error
+    (the response too, when it could be parsed).
     """
     try:
         response = handshake.parse_response(head)
     except handshake.HandshakeError as exc:
-        return None, None, exc
+        return None, None, None, exc
     try:
-        return response, handshake.check_response(response, key, subprotocols), None
+        if deflate is None:
+            return response, handshake.check_response(response, key, subprotocols), None, None
+        chosen, agreed = handshake.check_response(response, key, subprotocols, deflate=deflate)
+        return response, chosen, agreed, None
     except handshake.HandshakeError as exc:
-        return response, None, exc
+        return response, None, None, exc
 
 
 # ------------------------------------------------------------ closing, errors

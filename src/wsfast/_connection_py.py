@@ -17,13 +17,18 @@ from typing import TYPE_CHECKING, Any, Collection, Iterable, List, NoReturn, Opt
 from . import handshake
 from ._buffers import as_bytes
 from ._connection_common import (
+    DEFAULT_DEFLATE,
     DEFAULT_MAX_MESSAGE_SIZE,
+    accept_deflate,
     accept_response,
+    check_deflate,
     check_headers,
     check_origins,
     check_response,
     check_subprotocols,
+    client_request,
     closed_error,
+    decoder_inflates,
     error_why,
     not_open_error,
     peer_close_why,
@@ -31,6 +36,7 @@ from ._connection_common import (
     reject_response,
 )
 from ._decoder_py import Decoder
+from ._deflate_py import Deflater
 from ._errors import ProtocolError
 from ._frames_py import encode_close, encode_frame
 from ._types import Close, ConnectionState, Message, Opcode, Ping, Pong
@@ -38,6 +44,8 @@ from ._utf8_py import validate_utf8
 
 if TYPE_CHECKING:
     from typing_extensions import Buffer
+
+    from ._permessage_deflate import DeflateOptions, PerMessageDeflate
 
 __all__ = ["ServerConnection", "ClientConnection"]
 
@@ -52,6 +60,8 @@ _CONNECTING = ConnectionState.CONNECTING
 _OPEN = ConnectionState.OPEN
 _CLOSING = ConnectionState.CLOSING
 _CLOSED = ConnectionState.CLOSED
+# permessage-deflate is negotiated only once the Decoder can inflate.
+_INFLATES = decoder_inflates(Decoder)
 
 
 class _Connection:
@@ -83,9 +93,18 @@ class _Connection:
         "_close_reason",
         "_subprotocol",
         "_deflate",
+        "_deflate_options",
+        "_deflater",
+        "_limits",
     )
 
-    def _reset(self, client: bool, decoder: Decoder) -> None:
+    def _reset(
+        self,
+        client: bool,
+        decoder: Decoder,
+        limits: Tuple[Optional[int], Optional[int], bool],
+        deflate: Optional[DeflateOptions],
+    ) -> None:
         self._client = client
         self._mask: Optional[bool] = True if client else None
         # Typed loosely: its events are a subset of this connection's.
@@ -105,7 +124,10 @@ class _Connection:
         self._close_code: Optional[int] = None
         self._close_reason: Optional[str] = None
         self._subprotocol: Optional[str] = None
-        self._deflate: Optional[object] = None
+        self._limits = limits  # the Decoder's, to make it again with the agreed deflate
+        self._deflate_options = deflate if _INFLATES else None
+        self._deflate: Optional[PerMessageDeflate] = None
+        self._deflater: Optional[Deflater] = None  # made at the first message sent: idle costs nothing
 
     # ------------------------------------------------------------ state
 
@@ -144,9 +166,21 @@ class _Connection:
         return self._subprotocol
 
     @property
-    def deflate(self) -> Optional[object]:
+    def deflate(self) -> Optional[PerMessageDeflate]:
         """The agreed permessage-deflate parameters, or None."""
         return self._deflate
+
+    def _agreed(self, agreed: PerMessageDeflate) -> None:
+        """permessage-deflate was agreed: the peer's messages are inflated from now on."""
+        max_message_size, max_frame_size, decode_text = self._limits
+        self._deflate = agreed
+        self._decoder = Decoder(  # type: ignore[call-arg]  # the Decoder's deflate seam
+            client=self._client,
+            max_message_size=max_message_size,
+            max_frame_size=max_frame_size,
+            decode_text=decode_text,
+            deflate=agreed,
+        )
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.state.name}>"
@@ -301,7 +335,22 @@ class _Connection:
             else:
                 opcode = _BINARY
         self._check_send("send a message")
-        self._out.append(encode_frame(opcode, payload, mask=self._mask))
+        if self._deflate is None:
+            self._out.append(encode_frame(opcode, payload, mask=self._mask))
+            return
+        deflater = self._deflater
+        if deflater is None:
+            options = self._deflate_options
+            assert options is not None
+            deflater = self._deflater = Deflater(
+                self._deflate,
+                client=self._client,
+                level=options.level,
+                mem_level=options.mem_level,
+                window_bits=options.window_bits,
+                no_context_takeover=options.no_context_takeover,
+            )
+        self._out.append(encode_frame(opcode, deflater.compress(payload), rsv1=True, mask=self._mask))
 
     def ping(self, payload: Union[str, Buffer] = b"") -> None:
         """Queue a Ping (at most 125 bytes; a str is sent as UTF-8)."""
@@ -368,30 +417,31 @@ class ServerConnection(_Connection):
     connection itself with the HTTP error, and no event is returned.
     """
 
-    __slots__ = ("_subprotocols", "_origins", "_deflate_options", "_request", "_key", "_offered")
+    __slots__ = ("_subprotocols", "_origins", "_request", "_key", "_offered", "_extensions")
 
     def __init__(
         self,
         *,
         subprotocols: Iterable[str] = (),
         origins: Optional[Collection[Optional[str]]] = None,
-        deflate: Optional[object] = None,
+        deflate: Optional[DeflateOptions] = DEFAULT_DEFLATE,
         max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
         max_frame_size: Optional[int] = None,
         decode_text: bool = True,
     ) -> None:
         supported = check_subprotocols(subprotocols)
         allowed = check_origins(origins)
+        options = check_deflate(deflate)
         decoder = Decoder(
             client=False, max_message_size=max_message_size, max_frame_size=max_frame_size, decode_text=decode_text
         )
-        self._reset(False, decoder)
+        self._reset(False, decoder, (max_message_size, max_frame_size, bool(decode_text)), options)
         self._subprotocols = supported
         self._origins = allowed
-        self._deflate_options = deflate
         self._request: Optional[handshake.Request] = None
         self._key = ""
         self._offered: Sequence[str] = ()
+        self._extensions: Optional[str] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         raise TypeError("ServerConnection cannot be subclassed")
@@ -409,6 +459,9 @@ class ServerConnection(_Connection):
         self._request = request
         self._key = key
         self._offered = offered
+        self._extensions, agreed = accept_deflate(self._deflate_options, request)
+        if agreed is not None:
+            self._agreed(agreed)
         self._hold = True
         return [request]
 
@@ -433,7 +486,9 @@ class ServerConnection(_Connection):
             raise TypeError(f"subprotocol is a str or None, not {type(subprotocol).__name__}")
         fields = check_headers(headers)
         self._check_answer("accept()")
-        response, chosen = accept_response(self._key, self._offered, self._subprotocols, subprotocol, fields)
+        response, chosen = accept_response(
+            self._key, self._offered, self._subprotocols, subprotocol, fields, self._extensions
+        )
         self._out.insert(0, response)
         self._hold = False
         self._open = True
@@ -468,7 +523,7 @@ class ClientConnection(_Connection):
     and ``error`` holds the ``handshake.HandshakeError``.
     """
 
-    __slots__ = ("_uri", "_subprotocols", "_deflate_options", "_response", "_key")
+    __slots__ = ("_uri", "_subprotocols", "_response", "_key")
 
     def __init__(
         self,
@@ -476,7 +531,7 @@ class ClientConnection(_Connection):
         *,
         subprotocols: Iterable[str] = (),
         headers: Iterable[Tuple[str, str]] = (),
-        deflate: Optional[object] = None,
+        deflate: Optional[DeflateOptions] = DEFAULT_DEFLATE,
         max_message_size: Optional[int] = DEFAULT_MAX_MESSAGE_SIZE,
         max_frame_size: Optional[int] = None,
         decode_text: bool = True,
@@ -485,14 +540,14 @@ class ClientConnection(_Connection):
             raise TypeError(f"uri is a str, not {type(uri).__name__}")
         offered = check_subprotocols(subprotocols)
         fields = check_headers(headers)
+        options = check_deflate(deflate)
         decoder = Decoder(
             client=True, max_message_size=max_message_size, max_frame_size=max_frame_size, decode_text=decode_text
         )
-        request, key = handshake.client_request(uri, subprotocols=offered, headers=fields)
-        self._reset(True, decoder)
+        request, key = client_request(uri, offered, fields, options if _INFLATES else None)
+        self._reset(True, decoder, (max_message_size, max_frame_size, bool(decode_text)), options)
         self._uri = uri
         self._subprotocols = offered
-        self._deflate_options = deflate
         self._response: Optional[handshake.Response] = None
         self._key = key
         self._out.append(request)
@@ -506,11 +561,15 @@ class ClientConnection(_Connection):
         return self._response
 
     def _head_received(self, head: bytes) -> List[Event]:
-        response, subprotocol, error = check_response(head, self._key, self._subprotocols)
+        response, subprotocol, agreed, error = check_response(
+            head, self._key, self._subprotocols, self._deflate_options
+        )
         self._response = response
         if error is not None:
             return self._refused(error)
         assert response is not None  # parsed, or error would be set
+        if agreed is not None:
+            self._agreed(agreed)
         self._subprotocol = subprotocol
         self._open = True
         return [response]

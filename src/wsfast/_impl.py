@@ -13,7 +13,7 @@ import platform
 import types
 
 # The accelerated units, each a triplet: _<unit>_py.py, _<unit>_c.pyx, _<unit>.py.
-UNITS = ("mask", "utf8", "frames", "decoder", "connection")
+UNITS = ("mask", "utf8", "frames", "decoder", "deflate", "connection")
 KINDS = ("python", "cython")
 
 
@@ -33,6 +33,8 @@ PUBLIC = {
     "encode_close": "frames",
     "parse_close": "frames",
     "Decoder": "decoder",
+    "Deflater": "deflate",
+    "Inflater": "deflate",
     "ServerConnection": "connection",
     "ClientConnection": "connection",
 }

@@ -20,8 +20,11 @@ import binascii
 import hashlib
 import re
 import secrets
-from typing import Collection, Iterable, Iterator, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Collection, Iterable, Iterator, NamedTuple, Optional, Sequence, Tuple, Union, overload
 from urllib.parse import quote, urlsplit
+
+if TYPE_CHECKING:
+    from ._permessage_deflate import DeflateOptions, PerMessageDeflate
 
 __all__ = [
     "GUID",
@@ -395,22 +398,59 @@ def build_response(key: str, subprotocol: Optional[str] = None, headers: HeaderP
     return _head("HTTP/1.1 101 Switching Protocols", fields)
 
 
+@overload
 def server_handshake(
     request: Request,
     *,
     subprotocols: Sequence[str] = (),
     origins: Optional[Collection[str]] = None,
     headers: HeaderPairs = (),
-) -> tuple[bytes, Optional[str]]:
+    deflate: None = None,
+) -> tuple[bytes, Optional[str]]: ...
+
+
+@overload
+def server_handshake(
+    request: Request,
+    *,
+    subprotocols: Sequence[str] = (),
+    origins: Optional[Collection[str]] = None,
+    headers: HeaderPairs = (),
+    deflate: DeflateOptions,
+) -> tuple[bytes, Optional[str], Optional[PerMessageDeflate]]: ...
+
+
+def server_handshake(
+    request: Request,
+    *,
+    subprotocols: Sequence[str] = (),
+    origins: Optional[Collection[str]] = None,
+    headers: HeaderPairs = (),
+    deflate: Optional[DeflateOptions] = None,
+) -> Union[tuple[bytes, Optional[str]], tuple[bytes, Optional[str], Optional[PerMessageDeflate]]]:
     """Validate ``request`` and answer it: (the 101 response bytes, chosen subprotocol).
 
     ``subprotocols`` are those the server speaks, most preferred first.
-    Extensions the client offers are declined by not naming them (wsfast
-    implements none).  Raises HandshakeError with the status to answer.
+    Without ``deflate``, extensions the client offers are declined by not
+    naming them.  With ``deflate`` (a ``wsfast.DeflateOptions``), the
+    client's permessage-deflate offers are answered by ``deflate.accept()``
+    and the result is ``(response bytes, subprotocol, agreed
+    PerMessageDeflate or None)``; ``headers`` may then not carry
+    ``Sec-WebSocket-Extensions`` itself.  Raises HandshakeError with the
+    status to answer.
     """
     key = validate_request(request, origins=origins)
     chosen = negotiate_subprotocol(parse_subprotocols(request.headers), subprotocols)
-    return build_response(key, chosen, headers), chosen
+    if deflate is None:
+        return build_response(key, chosen, headers), chosen
+    extra = list(headers)
+    if any(name.lower() == "sec-websocket-extensions" for name, _ in extra):
+        raise ValueError("header Sec-WebSocket-Extensions is set by the handshake itself when deflate is given")
+    answer = deflate.accept(request.headers.get_all("Sec-WebSocket-Extensions"))
+    if answer is None:
+        return build_response(key, chosen, extra), chosen, None
+    value, agreed = answer
+    return build_response(key, chosen, [("Sec-WebSocket-Extensions", value)] + extra), chosen, agreed
 
 
 # ------------------------------------------------------------------- client
@@ -479,14 +519,35 @@ def client_request(
     return _head(f"GET {target.resource} HTTP/1.1", fields), key
 
 
+@overload
 def check_response(
-    response: Union[Response, bytes, bytearray, memoryview], key: str, subprotocols: Sequence[str] = ()
-) -> Optional[str]:
+    response: Union[Response, bytes, bytearray, memoryview], key: str, subprotocols: Sequence[str] = (),
+    *, deflate: None = None,
+) -> Optional[str]: ...
+
+
+@overload
+def check_response(
+    response: Union[Response, bytes, bytearray, memoryview], key: str, subprotocols: Sequence[str] = (),
+    *, deflate: DeflateOptions,
+) -> tuple[Optional[str], Optional[PerMessageDeflate]]: ...
+
+
+def check_response(
+    response: Union[Response, bytes, bytearray, memoryview], key: str, subprotocols: Sequence[str] = (),
+    *, deflate: Optional[DeflateOptions] = None,
+) -> Union[Optional[str], tuple[Optional[str], Optional[PerMessageDeflate]]]:
     """Check the server's answer (RFC 6455 §4.1, the client's checks); return the subprotocol.
 
     ``key`` is the one :func:`client_request` returned, ``subprotocols`` those
     offered.  Raises HandshakeError (status None) on any failure, including a
     non-101 status (the parsed response is then in the message only).
+
+    Without ``deflate``, any extension in the answer fails (none was
+    offered).  With ``deflate`` (the ``wsfast.DeflateOptions`` whose
+    ``offer()`` the request carried), the answer's extensions are checked by
+    ``deflate.finalize()`` and the result is ``(subprotocol, agreed
+    PerMessageDeflate or None)``.
     """
     resp = response if isinstance(response, Response) else parse_response(response)
     if resp.status != 101:
@@ -499,7 +560,7 @@ def check_response(
             raise HandshakeError("Connection header of the response must contain Upgrade", None)
         if headers.get("Sec-WebSocket-Accept") != accept_key(key):
             raise HandshakeError("Sec-WebSocket-Accept does not match the key", None)
-        if headers.tokens("Sec-WebSocket-Extensions"):
+        if deflate is None and headers.tokens("Sec-WebSocket-Extensions"):
             raise HandshakeError("server named an extension that was not offered", None)
         chosen = headers.get("Sec-WebSocket-Protocol")
     except HandshakeError as exc:
@@ -509,4 +570,6 @@ def check_response(
         raise HandshakeError(str(exc), None) from None
     if chosen is not None and chosen not in subprotocols:
         raise HandshakeError(f"server chose subprotocol {chosen!r}, which was not offered", None)
-    return chosen
+    if deflate is None:
+        return chosen
+    return chosen, deflate.finalize(headers.get_all("Sec-WebSocket-Extensions"))
