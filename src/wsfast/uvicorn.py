@@ -99,12 +99,13 @@ def check_uvicorn() -> None:
 
 
 check_uvicorn()
-ClientDisconnected = _uvicorn_utils.ClientDisconnected
-_get_local_addr = _uvicorn_utils.get_local_addr
-_get_remote_addr = _uvicorn_utils.get_remote_addr
-_is_ssl = _uvicorn_utils.is_ssl
-_get_client_addr = _uvicorn_utils.get_client_addr
-_get_path_with_query_string = _uvicorn_utils.get_path_with_query_string
+# After the check, so that a uvicorn without them fails with its message.
+from uvicorn.protocols.utils import ClientDisconnected  # noqa: E402
+from uvicorn.protocols.utils import get_client_addr as _get_client_addr  # noqa: E402
+from uvicorn.protocols.utils import get_local_addr as _get_local_addr  # noqa: E402
+from uvicorn.protocols.utils import get_path_with_query_string as _get_path_with_query_string  # noqa: E402
+from uvicorn.protocols.utils import get_remote_addr as _get_remote_addr  # noqa: E402
+from uvicorn.protocols.utils import is_ssl as _is_ssl  # noqa: E402
 
 
 def _deflate_options(config: Config) -> Any:
