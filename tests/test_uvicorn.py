@@ -756,6 +756,51 @@ def test_a_config_without_ws_settings_fails_at_import(monkeypatch: pytest.Monkey
         wsu.check_uvicorn()
 
 
+SERVING_CLASS_APP = """
+import asyncio
+
+
+async def app(scope, receive, send):
+    # The task running the app is the protocol's run_asgi(): name its class.
+    protocol = asyncio.current_task().get_coro().cr_frame.f_locals["self"]
+    await receive()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": type(protocol).__module__ + ":" + type(protocol).__name__})
+    await receive()
+"""
+
+
+@pytest.mark.parametrize("how", ["--ws", "UVICORN_WS"])
+def test_the_uvicorn_command_line_serves_with_the_class(tmp_path: Any, how: str) -> None:
+    (tmp_path / "which_class.py").write_text(SERVING_CLASS_APP)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    argv = [sys.executable, "-m", "uvicorn", "which_class:app", "--app-dir", str(tmp_path), "--host", "127.0.0.1",
+            "--port", str(port), "--lifespan", "off", "--log-level", "warning"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    if how == "--ws":
+        argv += ["--ws", WS]
+    else:
+        env["UVICORN_WS"] = WS
+    server = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + WAIT
+        while True:
+            assert server.poll() is None, server.communicate()[0].decode(errors="replace")
+            try:
+                with websockets_sync.connect(f"ws://127.0.0.1:{port}/") as ws:
+                    served_by = ws.recv()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "uvicorn did not start"
+                time.sleep(0.05)
+    finally:
+        server.terminate()
+        server.wait(WAIT)
+    assert served_by == WS
+
+
 def test_uvicorn_loads_the_class_by_name() -> None:
     config = Config(app=echo_app, ws=WS, lifespan="off")
     config.load()
