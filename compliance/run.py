@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -186,6 +186,38 @@ def run_as_client(impl: str, env: Dict[str, str], cases: List[str], outdir: Path
     finally:
         stop(fuzzer)
     return agent
+
+
+def fuzz_server(start: Callable[[int], List[str]], env: Dict[str, str], agent: str, cases: List[str],
+                outdir: Path, server_log: Path) -> Dict[str, Any]:
+    """wstest's fuzzing client against the server ``start(port)`` runs; the report's results for ``agent``.
+
+    The server's output goes to ``server_log``.  RuntimeError when the server
+    does not listen, dies during the run, or leaves no results.
+    """
+    port = free_port()
+    with open(server_log, "wb") as log_file:
+        server = subprocess.Popen(start(port), env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            wait_listening(port, server)
+            with tempfile.TemporaryDirectory(prefix="wsfast-autobahn-") as tmp:
+                spec = write_spec(Path(tmp), {
+                    "outdir": str(outdir), "servers": [{"agent": agent, "url": f"ws://127.0.0.1:{port}"}],
+                    "cases": cases, "exclude-cases": [], "exclude-agent-cases": {},
+                })
+                subprocess.run(WSTEST + ["-m", "fuzzingclient", "-s", str(spec)], cwd=tmp, check=True,
+                               timeout=RUN_TIMEOUT, stdout=subprocess.DEVNULL)
+            if server.poll() is not None:
+                raise RuntimeError(f"the server died during the run (exit {server.returncode}); see {server_log}")
+        finally:
+            stop(server)
+    index = outdir / "index.json"
+    if not index.is_file():
+        raise RuntimeError(f"no report at {index}")
+    results: Dict[str, Any] = json.loads(index.read_text()).get(agent) or {}
+    if not results:
+        raise RuntimeError(f"empty report for {agent}: was the server reachable?")
+    return results
 
 
 def check_report(outdir: Path, agent: str, expected: Optional[int]) -> Tuple[collections.Counter[str], List[str]]:
