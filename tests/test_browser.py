@@ -166,8 +166,9 @@ def test_browser_echo(impl: _impl.Implementation, chromium: str, page_server: Pa
         assert echo.errors() == ""
     assert page_server.result == {
         "protocol": "superchat",
-        # The browser offers permessage-deflate; the server declines it.
-        "extensions": "",
+        # Chromium offers permessage-deflate with a bare client_max_window_bits;
+        # the server accepts, with its window and the one it imposes (12).
+        "extensions": "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12",
         "texts": TEXTS,
         "binary": [{"length": n, "sha256": hashlib.sha256(pattern(n)).hexdigest()} for n in BINARY_SIZES],
         "close": {"code": 1000, "reason": "", "wasClean": True},

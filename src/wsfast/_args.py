@@ -28,6 +28,7 @@ from ._buffers import EXACT_CODES, gather
 
 if TYPE_CHECKING:
     from ._mask import Masker
+    from ._permessage_deflate import PerMessageDeflate
     from ._utf8 import Utf8Validator
 
 __all__ = [
@@ -183,6 +184,15 @@ def limit(name: str, value: object) -> Optional[int]:
 # ------------------------------------------------------------------- classes
 # Every public class is final, and a Decoder cannot be copied: it holds a
 # stream's half-received state, which two copies would each go on from.
+
+
+def deflate_params(value: object) -> Optional[PerMessageDeflate]:
+    """A Decoder's ``deflate``: the agreed PerMessageDeflate, or None."""
+    from ._permessage_deflate import PerMessageDeflate  # not at import: it needs handshake, which needs this
+
+    if value is None or type(value) is PerMessageDeflate:
+        return value
+    raise TypeError(f"deflate must be a wsfast.PerMessageDeflate or None, not {type(value).__name__}")
 
 
 def final(cls: type) -> NoReturn:

@@ -41,7 +41,6 @@ from ._connection_common import (
     check_subprotocols,
     client_request,
     closed_error,
-    decoder_inflates,
     error_why,
     not_open_error,
     peer_close_why,
@@ -72,8 +71,6 @@ cdef object _CONNECTING = ConnectionState.CONNECTING
 cdef object _OPEN = ConnectionState.OPEN
 cdef object _CLOSING = ConnectionState.CLOSING
 cdef object _CLOSED = ConnectionState.CLOSED
-# permessage-deflate is negotiated only once the Decoder can inflate.
-cdef bint _INFLATES = decoder_inflates(Decoder)
 
 
 cdef inline Py_ssize_t _header_size(Py_ssize_t n) noexcept nogil:
@@ -119,7 +116,7 @@ cdef class _Connection:
         self._close_reason = None
         self._subprotocol = None
         self._limits = limits  # the Decoder's, to make it again with the agreed deflate
-        self._deflate_options = deflate if _INFLATES else None
+        self._deflate_options = deflate
         self._deflate = None
         self._deflater = None  # made at the first message sent: idle costs nothing
         return 0
@@ -662,7 +659,7 @@ cdef class ClientConnection(_Connection):
         options = check_deflate(deflate)
         decoder = Decoder(client=True, max_message_size=max_message_size, max_frame_size=max_frame_size,
                           decode_text=decode_text)
-        request, key = client_request(uri, offered, fields, options if _INFLATES else None)
+        request, key = client_request(uri, offered, fields, options)
         with cython.critical_section(self):
             self._reset(True, decoder, (max_message_size, max_frame_size, bool(decode_text)), options)
             self._uri = uri

@@ -28,7 +28,6 @@ __all__ = [
     "check_deflate",
     "check_headers",
     "client_request",
-    "decoder_inflates",
     "read_request",
     "accept_response",
     "reject_response",
@@ -75,20 +74,6 @@ def check_origins(value: Optional[Collection[Optional[str]]]) -> Optional[frozen
         if origin is not None and not isinstance(origin, str):
             raise TypeError(f"an origin is a str or None, not {type(origin).__name__}")
     return origins
-
-
-def decoder_inflates(decoder: type) -> bool:
-    """Whether ``decoder`` (a Decoder class) takes ``deflate=``.
-
-    A connection negotiates permessage-deflate only when its Decoder can
-    inflate what the peer then sends; until then it neither offers nor
-    accepts it (the one place where the connection depends on that seam).
-    """
-    try:
-        decoder(deflate=None)
-    except TypeError:
-        return False
-    return True
 
 
 def check_deflate(value: Optional[DeflateOptions]) -> Optional[DeflateOptions]:

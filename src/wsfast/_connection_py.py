@@ -28,7 +28,6 @@ from ._connection_common import (
     check_subprotocols,
     client_request,
     closed_error,
-    decoder_inflates,
     error_why,
     not_open_error,
     peer_close_why,
@@ -60,8 +59,6 @@ _CONNECTING = ConnectionState.CONNECTING
 _OPEN = ConnectionState.OPEN
 _CLOSING = ConnectionState.CLOSING
 _CLOSED = ConnectionState.CLOSED
-# permessage-deflate is negotiated only once the Decoder can inflate.
-_INFLATES = decoder_inflates(Decoder)
 
 
 class _Connection:
@@ -125,7 +122,7 @@ class _Connection:
         self._close_reason: Optional[str] = None
         self._subprotocol: Optional[str] = None
         self._limits = limits  # the Decoder's, to make it again with the agreed deflate
-        self._deflate_options = deflate if _INFLATES else None
+        self._deflate_options = deflate
         self._deflate: Optional[PerMessageDeflate] = None
         self._deflater: Optional[Deflater] = None  # made at the first message sent: idle costs nothing
 
@@ -174,7 +171,7 @@ class _Connection:
         """permessage-deflate was agreed: the peer's messages are inflated from now on."""
         max_message_size, max_frame_size, decode_text = self._limits
         self._deflate = agreed
-        self._decoder = Decoder(  # type: ignore[call-arg]  # the Decoder's deflate seam
+        self._decoder = Decoder(
             client=self._client,
             max_message_size=max_message_size,
             max_frame_size=max_frame_size,
@@ -542,7 +539,7 @@ class ClientConnection(_Connection):
         decoder = Decoder(
             client=True, max_message_size=max_message_size, max_frame_size=max_frame_size, decode_text=decode_text
         )
-        request, key = client_request(uri, offered, fields, options if _INFLATES else None)
+        request, key = client_request(uri, offered, fields, options)
         self._reset(True, decoder, (max_message_size, max_frame_size, bool(decode_text)), options)
         self._uri = uri
         self._subprotocols = offered

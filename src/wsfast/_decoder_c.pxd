@@ -3,6 +3,8 @@
 cimport cython
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 
+from wsfast._deflate_c cimport Inflater
+
 
 @cython.final
 cdef class Decoder:
@@ -30,9 +32,16 @@ cdef class Decoder:
     cdef Py_ssize_t _buf_len
     cdef Py_ssize_t _buf_cap
     cdef uint32_t _utf8_state
+    # permessage-deflate: the peer's inflater (None: not agreed), the reserved
+    # bits a header may not carry, whether the message in progress is
+    # compressed, and the bound on a compressed message's wire bytes.
+    cdef Inflater _inflater
+    cdef int _rsv_refused
+    cdef bint _compressed
+    cdef uint64_t _max_compressed
 
     cdef int _configure(self, bint expect_mask, object max_message, object max_frame,
-                        bint decode_text) except -1
+                        bint decode_text, Inflater inflater) except -1
     cdef list _run(self, const uint8_t *p, Py_ssize_t n)
     cdef list _run_locked(self, const uint8_t *p, Py_ssize_t n)
     cdef void _release_message(self) noexcept
@@ -47,6 +56,9 @@ cdef class Decoder:
     cdef void _unmask_into(self, uint8_t *dst, const uint8_t *src, Py_ssize_t n) noexcept
     cdef int _payload(self, const uint8_t *src, Py_ssize_t take) except -1
     cdef int _append(self, const uint8_t *src, Py_ssize_t take) except -1
+    cdef int _inflate(self, const uint8_t *src, Py_ssize_t n) except -1
+    cdef int _inflate_chunk(self, const uint8_t *src, Py_ssize_t n) except -1
+    cdef int _grow_inflated(self, Py_ssize_t pending) except -1
     cdef int _check_text(self, const uint8_t *data, Py_ssize_t n) except -1
     cdef int _grow(self, Py_ssize_t need) except -1
     cdef bint _frame_done(self, list events) except -1

@@ -4,6 +4,7 @@ from typing import List, Optional, SupportsIndex, Union, final
 
 from typing_extensions import Buffer
 
+from ._permessage_deflate import PerMessageDeflate
 from ._types import Close, Message, Ping, Pong
 
 __all__ = ["Decoder"]
@@ -17,6 +18,7 @@ class Decoder:
         max_message_size: Optional[SupportsIndex] = 1048576,
         max_frame_size: Optional[SupportsIndex] = None,
         decode_text: bool = True,
+        deflate: Optional[PerMessageDeflate] = None,
     ) -> None: ...
     @property
     def closed(self) -> bool: ...

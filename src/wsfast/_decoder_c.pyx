@@ -6,9 +6,11 @@ works on raw pointers, unmasks straight into the result object, validates
 text with the C UTF-8 kernel as each piece lands, and builds events without
 calling their Python constructors.  docs/decoder.md gives the reasons and
 the rules; the behaviour is that of _decoder_py, error for error, and its
-steps are the same cdef methods (so an extension plugs in at the same two
-places).  The rules and their errors come from wsfast._protocol, the option
-rules from wsfast._args.
+steps are the same cdef methods.  permessage-deflate plugs into two of them:
+the data-frame header (RSV1, the compressed-size bound) and the payload piece
+(unmasked into a scratch area on the stack, inflated by the compiled
+Inflater straight into the message buffer, validated there).  The rules and
+their errors come from wsfast._protocol, the option rules from wsfast._args.
 """
 
 cimport cython
@@ -20,12 +22,14 @@ from cpython.unicode cimport PyUnicode_DecodeUTF8
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.string cimport memcpy
 
+from wsfast._deflate_c cimport Inflater
 from wsfast._frames_c cimport close_fields
 from wsfast._mask_c cimport mask_bytes
 from wsfast._utf8_c cimport utf8_feed, utf8_validate
 
 from . import _args, _protocol
 from ._errors import ProtocolError
+from ._permessage_deflate import INFLATE_CHUNK as _INFLATE_CHUNK
 from ._types import Close, Message, Opcode, Ping, Pong
 
 __all__ = ["Decoder"]
@@ -33,6 +37,7 @@ __all__ = ["Decoder"]
 
 cdef extern from "Python.h":
     bint PyBytes_CheckExact(object o)
+    Py_ssize_t PY_SSIZE_T_MAX
 
 
 cdef extern from *:
@@ -80,6 +85,11 @@ cdef enum:
     # A message buffer larger than this is freed after its message instead
     # of being kept for the next one.
     KEEP_BUFFER = 65536
+    # The stack area a masked compressed chunk is unmasked into.
+    SCRATCH = 16384
+    # Room below which the inflated message's buffer grows before zlib runs:
+    # zlib's fast loop needs 258 bytes of room, and each call costs a little.
+    MIN_ROOM = 1024
 
 cdef uint64_t NO_LIMIT = <uint64_t>-1
 
@@ -87,6 +97,11 @@ cdef uint64_t NO_LIMIT = <uint64_t>-1
 cdef uint64_t MAX_CONTROL = _protocol.MAX_CONTROL_PAYLOAD
 cdef unsigned int VALID_OPCODES = _protocol.VALID_OPCODE_BITS
 cdef int RSV_BITS = _protocol.RSV_BITS
+cdef int RSV1 = _protocol.RSV1
+# Compressed input is inflated in chunks of the size both Decoders use.
+cdef Py_ssize_t INFLATE_CHUNK = _INFLATE_CHUNK
+if not 0 < INFLATE_CHUNK <= SCRATCH:
+    raise ImportError(f"INFLATE_CHUNK ({INFLATE_CHUNK}) must be 1 to {SCRATCH}")
 DEFAULT_MAX_MESSAGE_SIZE = _args.DEFAULT_MAX_MESSAGE_SIZE
 
 cdef object _TEXT = Opcode.TEXT
@@ -108,7 +123,7 @@ cdef class Decoder:
     """Decode a stream of frames into events: Message, Ping, Pong and Close.
 
     Decoder(*, client=False, max_message_size=1 MiB, max_frame_size=None,
-    decode_text=True); the options are those of the pure twin
+    decode_text=True, deflate=None); the options are those of the pure twin
     (wsfast._decoder_py.Decoder) and docs/decoder.md describes them.
 
     Final (no subclasses); a Decoder cannot be copied or pickled (TypeError):
@@ -120,27 +135,34 @@ cdef class Decoder:
 
     def __cinit__(self, *args, **kwargs):
         # An object made by __new__ alone is a Decoder with the default options.
-        self._configure(True, DEFAULT_MAX_MESSAGE_SIZE, None, True)
+        self._configure(True, DEFAULT_MAX_MESSAGE_SIZE, None, True, None)
 
     def __init__(self, *, client=False, max_message_size=DEFAULT_MAX_MESSAGE_SIZE,
-                 max_frame_size=None, decode_text=True):
+                 max_frame_size=None, decode_text=True, deflate=None):
         # Every option is read before anything changes: an invalid one leaves
         # a re-initialised Decoder as it was.
         cdef bint expect_mask = not client
         max_message = _args.limit("max_message_size", max_message_size)
         max_frame = _args.limit("max_frame_size", max_frame_size)
         cdef bint text = decode_text
+        params = _args.deflate_params(deflate)
+        # The peer's half of the agreement: a server inflates the client's messages.
+        cdef Inflater inflater = None if params is None else Inflater(params, client=not expect_mask)
         with cython.critical_section(self):
             if self._busy:
                 raise RuntimeError("Decoder.__init__() called during feed()")
-            self._configure(expect_mask, max_message, max_frame, text)
+            self._configure(expect_mask, max_message, max_frame, text, inflater)
 
     cdef int _configure(self, bint expect_mask, object max_message, object max_frame,
-                        bint decode_text) except -1:
+                        bint decode_text, Inflater inflater) except -1:
         self._expect_mask = expect_mask
         self._max_message = _limit(max_message)
         self._max_frame = _limit(max_frame)
         self._decode_text = decode_text
+        self._inflater = inflater
+        self._rsv_refused = RSV_BITS if inflater is None else RSV_BITS & ~RSV1
+        self._compressed = False
+        self._max_compressed = _limit(_protocol.compressed_limit(max_message))
         self._closed = False
         self._error = None
         self._hdr_len = 0
@@ -269,9 +291,10 @@ cdef class Decoder:
                 break
             pos += hl
             length = self._length
-            if length <= <uint64_t>(n - pos) and (self._opcode >= 8 or (self._fin and self._opcode)):
-                # The whole frame is here and is a whole message or a control
-                # frame: build its event straight from the input.
+            if length <= <uint64_t>(n - pos) and (
+                    self._opcode >= 8 or (self._fin and self._opcode and not self._compressed)):
+                # The whole frame is here and is a whole uncompressed message
+                # or a control frame: build its event straight from the input.
                 if self._whole(p + pos, <Py_ssize_t>length, events):
                     return events
                 pos += <Py_ssize_t>length
@@ -294,8 +317,11 @@ cdef class Decoder:
         b1 = p[1]
         opcode = b0 & 0x0F
         length = b1 & 0x7F
-        if (b0 & RSV_BITS) or ((b1 & 0x80) != 0) != self._expect_mask or not (VALID_OPCODES >> opcode) & 1 or (
-                opcode >= 8 and (not (b0 & 0x80) or length > MAX_CONTROL)):
+        # A reserved bit is refused unless it is RSV1, agreed, on a text or
+        # binary frame (bits 1 and 2 of 0x6).
+        if ((b0 & RSV_BITS) and ((b0 & self._rsv_refused) or not (0x6 >> opcode) & 1)) or (
+                ((b1 & 0x80) != 0) != self._expect_mask or not (VALID_OPCODES >> opcode) & 1 or (
+                opcode >= 8 and (not (b0 & 0x80) or length > MAX_CONTROL))):
             self._first_bytes_rule(b0, b1)
         if length == 126:
             if avail < 4:
@@ -331,19 +357,19 @@ cdef class Decoder:
         return hl
 
     cdef int _first_bytes_rule(self, int b0, int b1) except -1:
-        """Raise the rule the first two header bytes break.  The extension
-        seam for reserved bits: an extension that owns one passes it to
-        header_error as rsv_allowed, and this returns when nothing else is
-        broken."""
-        error = _protocol.header_error(b0, b1, self._expect_mask)
+        """Raise the rule the first two header bytes break.  With
+        permessage-deflate, RSV1 is allowed, on a text or binary frame only."""
+        error = _protocol.header_error(b0, b1, self._expect_mask, 0 if self._inflater is None else RSV1)
         if error is not None:
             raise error
         return 0
 
     cdef inline int _data_header(self, int opcode, int b0, uint64_t length) except -1:
-        """Accept a data frame's header (the extension seam: an extension
-        reads its RSV bits from b0 here): the frame limit, the order of
-        fragments (§5.4), then the message limit, before any payload."""
+        """Accept a data frame's header: the frame limit, the order of
+        fragments (§5.4), then the message limit, before any payload.  A
+        message's first frame says whether it is compressed (RSV1); a
+        compressed one's lengths are bounded by _protocol.compressed_limit,
+        its inflated size while inflating."""
         if length > self._max_frame:
             raise _protocol.frame_too_big(length, self._max_frame)
         if opcode:
@@ -352,9 +378,13 @@ cdef class Decoder:
             self._msg_opcode = opcode
             self._msg_size = 0
             self._utf8_state = 0
+            self._compressed = (b0 & RSV1) != 0
         elif not self._msg_opcode:
             raise _protocol.unexpected_continuation()
-        if length > self._max_message - self._msg_size:
+        if self._compressed:
+            if length > self._max_compressed - self._msg_size:
+                raise _protocol.compressed_too_big(<object>self._msg_size + <object>length, self._max_compressed)
+        elif length > self._max_message - self._msg_size:
             raise _protocol.message_too_big(<object>self._msg_size + <object>length, self._max_message)
         self._msg_size += length
         return 0
@@ -439,11 +469,10 @@ cdef class Decoder:
 
     cdef int _append(self, const uint8_t *src, Py_ssize_t take) except -1:
         """A piece of the message's payload: unmasked as it is copied into the
-        message buffer, then validated at once if text (§8.1: fail fast).
-
-        The extension seam for payloads: an extension that transforms them
-        (permessage-deflate) unmasks the piece into its own input instead and
-        puts what it yields into the message buffer, through _check_text."""
+        message buffer, then validated at once if text (§8.1: fail fast);
+        inflated into it if the message is compressed."""
+        if self._compressed:
+            return self._inflate(src, take)
         if self._buf_len + take > self._buf_cap:
             self._grow(self._buf_len + take)
         cdef uint8_t *dst = self._buf + self._buf_len
@@ -451,6 +480,73 @@ cdef class Decoder:
         self._unmask_into(dst, src, take)
         if self._msg_opcode == 1:
             self._check_text(dst, take)
+        return 0
+
+    cdef int _inflate(self, const uint8_t *src, Py_ssize_t n) except -1:
+        """Inflate a piece of a compressed message's payload as it arrives
+        (RFC 7692 §7.2.2), INFLATE_CHUNK input bytes at a time: a masked
+        chunk is unmasked into a scratch area on the stack first, so that
+        unmasking, inflating and validating each run over data in cache."""
+        cdef uint8_t scratch[SCRATCH]
+        cdef Py_ssize_t step
+        while n > 0:
+            step = n if n < INFLATE_CHUNK else INFLATE_CHUNK
+            if self._masked:
+                mask_bytes(scratch, src, step, self._key, <Py_ssize_t>(self._phase & 3))
+                self._phase += step
+                self._inflate_chunk(scratch, step)
+            else:
+                self._inflate_chunk(src, step)
+            src += step
+            n -= step
+        return 0
+
+    cdef int _inflate_chunk(self, const uint8_t *src, Py_ssize_t n) except -1:
+        """Inflate one chunk into the message buffer, each zlib call capped one
+        byte past max_message_size (memory never passes the limit, whatever
+        the ratio); then validate the chunk's output if text, then check the
+        limit, in the pure twin's order."""
+        cdef Py_ssize_t start = self._buf_len, used = 0, got, cap
+        cdef uint64_t allowed
+        while True:
+            if self._buf_cap - self._buf_len < MIN_ROOM:
+                self._grow_inflated(n)
+            cap = self._buf_cap - self._buf_len
+            # Room for max_message_size + 1 bytes in all: one more than allowed means too big.
+            allowed = self._max_message - <uint64_t>self._buf_len
+            if allowed < <uint64_t>cap:
+                cap = <Py_ssize_t>allowed + 1
+            got = self._inflater.inflate_into(src, n, &used, self._buf + self._buf_len, cap)
+            self._buf_len += got
+            src += used
+            n -= used
+            # Below the cap: all consumed, nothing pending.  At the cap: the
+            # buffer is full (grow, go on) or the message is too big.
+            if got < cap or <uint64_t>self._buf_len > self._max_message:
+                break
+        if self._msg_opcode == 1 and self._buf_len > start:
+            self._check_text(self._buf + start, self._buf_len - start)
+        if <uint64_t>self._buf_len > self._max_message:
+            raise _protocol.inflated_too_big(self._max_message)
+        return 0
+
+    cdef int _grow_inflated(self, Py_ssize_t pending) except -1:
+        # The inflated size is not announced: guess 4 times the input
+        # pending (JSON's usual ratio), at least double, never past
+        # max_message_size + 1.  A full buffer is never grown beyond that,
+        # so there is always room when this is called.
+        cdef uint64_t cap = <uint64_t>max(2 * self._buf_cap, self._buf_len + 4 * pending + MIN_ROOM)
+        if self._max_message != NO_LIMIT and cap > self._max_message + 1:
+            cap = self._max_message + 1
+        if cap <= <uint64_t>self._buf_cap:
+            return 0
+        if cap > <uint64_t>PY_SSIZE_T_MAX:
+            raise MemoryError()
+        cdef uint8_t *buf = <uint8_t *>PyMem_Realloc(self._buf, <size_t>cap)
+        if buf == NULL:
+            raise MemoryError()
+        self._buf = buf
+        self._buf_cap = <Py_ssize_t>cap
         return 0
 
     cdef int _check_text(self, const uint8_t *data, Py_ssize_t n) except -1:
@@ -487,6 +583,8 @@ cdef class Decoder:
             return self._control_event(opcode, payload, events)
         if not self._fin:
             return False
+        if self._compressed:
+            self._inflater.finish_message()  # the end of the data (§7.2.2), before the end of the text
         if self._msg_opcode == 1:
             if self._utf8_state != 0:
                 raise _protocol.text_truncated()

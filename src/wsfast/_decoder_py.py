@@ -5,7 +5,8 @@ loop, and each step of it is one method (a header, its checks, a payload
 piece, the end of a frame).  The rules and their errors come from
 wsfast._protocol, shared with the compiled twin (_decoder_c.pyx), which
 behaves the same.  docs/decoder.md has the policies (limits, after-close,
-errors) and where an extension such as permessage-deflate plugs in.
+errors) and how permessage-deflate plugs into those steps; docs/deflate.md
+the rules of compressed messages.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import TYPE_CHECKING, List, NoReturn, Optional, SupportsIndex, Union
 
 from . import _args, _protocol
 from ._buffers import as_bytes
+from ._deflate_py import Inflater
 from ._errors import ProtocolError
 from ._frames_py import parse_close
 from ._mask_py import key_at, xor_bytes
+from ._permessage_deflate import INFLATE_CHUNK
 from ._types import Close, Message, Opcode, Ping, Pong
 from ._utf8_py import Utf8Validator, first_invalid
 
@@ -25,26 +28,24 @@ __all__ = ["Decoder"]
 if TYPE_CHECKING:
     from typing_extensions import Buffer
 
+    from ._permessage_deflate import PerMessageDeflate
+
 Event = Union[Message, Ping, Pong, Close]
 
 DEFAULT_MAX_MESSAGE_SIZE = _args.DEFAULT_MAX_MESSAGE_SIZE
 
 _TEXT = Opcode.TEXT
 _BINARY = Opcode.BINARY
+_RSV1 = _protocol.RSV1
 # Events are built as their NamedTuple's own __new__ would, minus its frame.
 _new_tuple = tuple.__new__
 
-
-def _b0_ok(b0: int) -> bool:
-    opcode = b0 & 0x0F
-    if b0 & _protocol.RSV_BITS or opcode not in _protocol.OPCODES:
-        return False
-    return opcode < 8 or bool(b0 & 0x80)
-
-
 # First header byte -> whether it breaks no rule by itself (reserved bits,
-# reserved opcodes, a fragmented control frame): one lookup a frame.
-_B0_OK = bytes(_b0_ok(b0) for b0 in range(256))
+# reserved opcodes, a fragmented control frame): one lookup a frame.  A
+# masked empty frame stands for the second byte, which the fast test checks
+# on its own.  With permessage-deflate, RSV1 is legal on a text or binary frame.
+_B0_OK = bytes(_protocol.header_error(b0, 0x80, True) is None for b0 in range(256))
+_B0_OK_DEFLATE = bytes(_protocol.header_error(b0, 0x80, True, _RSV1) is None for b0 in range(256))
 
 
 def _text_error(payload: bytes, start: int) -> ProtocolError:
@@ -64,7 +65,10 @@ class Decoder:
     bounded by the message it belongs to and a control frame by the
     protocol's 125 bytes.  Both are checked on each header, before a byte of
     payload is stored.  ``decode_text=False`` hands text messages over as
-    validated UTF-8 bytes instead of str.
+    validated UTF-8 bytes instead of str.  ``deflate``: the agreed
+    permessage-deflate parameters (RFC 7692), or None; compressed messages
+    are then inflated with the peer's half of them, and ``max_message_size``
+    bounds their inflated size.
 
     Final (no subclasses); a Decoder cannot be copied or pickled (TypeError):
     it holds a stream's half-received state.  ``__init__`` called again
@@ -89,13 +93,18 @@ class Decoder:
         "_utf8",
         "_error",
         "_closed",
+        "_b0_ok",
+        "_rsv_allowed",
+        "_inflater",
+        "_compressed",
+        "_max_compressed",
     )
 
     def __new__(cls, *args: object, **kwargs: object) -> Decoder:
         # An object made by __new__ alone is a Decoder with the default
         # options, as the compiled type's __cinit__ makes it.
         self = object.__new__(cls)
-        self._configure(True, DEFAULT_MAX_MESSAGE_SIZE, None, True)
+        self._configure(True, DEFAULT_MAX_MESSAGE_SIZE, None, True, None)
         return self
 
     def __init__(
@@ -105,21 +114,36 @@ class Decoder:
         max_message_size: Optional[SupportsIndex] = DEFAULT_MAX_MESSAGE_SIZE,
         max_frame_size: Optional[SupportsIndex] = None,
         decode_text: bool = True,
+        deflate: Optional[PerMessageDeflate] = None,
     ) -> None:
         # Every option is read before anything changes: an invalid one leaves
         # a re-initialised Decoder as it was.
         expect_mask = not client
         max_message = _args.limit("max_message_size", max_message_size)
         max_frame = _args.limit("max_frame_size", max_frame_size)
-        self._configure(expect_mask, max_message, max_frame, bool(decode_text))
+        text = bool(decode_text)
+        params = _args.deflate_params(deflate)
+        # The peer's half of the agreement: a server inflates the client's messages.
+        inflater = None if params is None else Inflater(params, client=not expect_mask)
+        self._configure(expect_mask, max_message, max_frame, text, inflater)
 
     def _configure(
-        self, expect_mask: bool, max_message: Optional[int], max_frame: Optional[int], decode_text: bool
+        self,
+        expect_mask: bool,
+        max_message: Optional[int],
+        max_frame: Optional[int],
+        decode_text: bool,
+        inflater: Optional[Inflater],
     ) -> None:
         self._expect_mask = expect_mask
         self._max_message = max_message
         self._max_frame = max_frame
         self._decode_text = decode_text
+        self._inflater = inflater  # None: permessage-deflate was not agreed
+        self._rsv_allowed = 0 if inflater is None else _RSV1
+        self._b0_ok = _B0_OK if inflater is None else _B0_OK_DEFLATE
+        self._compressed = 0  # the message in progress is compressed (its RSV1)
+        self._max_compressed = _protocol.compressed_limit(max_message)
         self._pending = b""  # an incomplete header carried to the next feed
         self._left = 0  # payload bytes of the current frame still to come
         self._opcode = 0  # of the frame whose payload is arriving
@@ -208,7 +232,7 @@ class Decoder:
             return -1
         b0 = buf[pos]
         b1 = buf[pos + 1]
-        if not _B0_OK[b0] or (b1 >> 7) != self._expect_mask or (b0 & 0x08 and b1 & 0x7F > 125):
+        if not self._b0_ok[b0] or (b1 >> 7) != self._expect_mask or (b0 & 0x08 and b1 & 0x7F > 125):
             self._first_bytes_rule(b0, b1)
         length = b1 & 0x7F
         start = pos + 2
@@ -248,19 +272,20 @@ class Decoder:
     def _first_bytes_rule(self, b0: int, b1: int) -> None:
         """Raise the rule the first two header bytes break.
 
-        The extension seam for reserved bits: an extension that owns one
-        (permessage-deflate: RSV1 on a message's first frame) passes it as
-        ``rsv_allowed``, and this returns when nothing else is broken.
+        With permessage-deflate, RSV1 is allowed, on a text or binary frame
+        (the first frame of a message) only.
         """
-        error = _protocol.header_error(b0, b1, self._expect_mask)
+        error = _protocol.header_error(b0, b1, self._expect_mask, self._rsv_allowed)
         if error is not None:
             raise error
 
     def _data_header(self, opcode: int, b0: int, length: int) -> None:
-        """Accept a text, binary or continuation frame's header (the extension
-        seam: an extension reads its RSV bits from ``b0`` here): the frame
+        """Accept a text, binary or continuation frame's header: the frame
         limit, the order of fragments (§5.4), then the message limit, all
-        before a byte of payload is stored."""
+        before a byte of payload is stored.  A message's first frame says
+        whether it is compressed (RSV1); the lengths of a compressed one are
+        bounded by ``_protocol.compressed_limit``, its inflated size while
+        inflating."""
         if self._max_frame is not None and length > self._max_frame:
             raise _protocol.frame_too_big(length, self._max_frame)
         if opcode:
@@ -268,10 +293,14 @@ class Decoder:
                 raise _protocol.unfinished_message()
             self._msg_opcode = opcode
             self._msg_size = 0
+            self._compressed = b0 & _RSV1
         elif not self._msg_opcode:
             raise _protocol.unexpected_continuation()
         size = self._msg_size + length
-        if self._max_message is not None and size > self._max_message:
+        if self._compressed:
+            if self._max_compressed is not None and size > self._max_compressed:
+                raise _protocol.compressed_too_big(size, self._max_compressed)
+        elif self._max_message is not None and size > self._max_message:
             raise _protocol.message_too_big(size, self._max_message)
         self._msg_size = size
 
@@ -297,7 +326,7 @@ class Decoder:
             payload = xor_bytes(payload, end - start, self._key)
         if self._opcode >= 8:
             return len(buf) if self._control_frame(payload, events) else end
-        if self._fin and self._opcode:
+        if self._fin and self._opcode and not self._compressed:
             # A whole message in one frame: no message buffer.
             self._emit(payload, False, events)
         else:
@@ -332,15 +361,40 @@ class Decoder:
 
     def _append(self, piece: bytes) -> None:
         """An unmasked piece of the message's payload: validated at once if
-        text (§8.1: fail fast), then kept.  The extension seam for payloads:
-        an extension that transforms them (permessage-deflate inflates) does
-        so here, and the limit and the validation apply to what it yields."""
+        text (§8.1: fail fast), then kept; inflated first if the message is
+        compressed."""
+        if self._compressed:
+            self._inflate(piece)
+            return
         if self._msg_opcode == 1 and not self._utf8.feed(piece):
             raise _protocol.text_not_utf8(self._utf8.error_offset)  # type: ignore[arg-type]
         self._msg_parts += piece
 
+    def _inflate(self, piece: bytes) -> None:
+        """Inflate a piece of a compressed message's payload as it arrives
+        (RFC 7692 §7.2.2), ``INFLATE_CHUNK`` input bytes at a time, each
+        chunk's output capped one byte past ``max_message_size``: memory
+        never passes the limit, whatever the ratio.  Each chunk's output is
+        validated if text (fail fast), then the limit is checked: the
+        compiled twin works in the same chunks, so both meet the same error
+        first."""
+        inflater: Inflater = self._inflater  # type: ignore[assignment]  # set when RSV1 is legal
+        limit = self._max_message
+        parts = self._msg_parts
+        for start in range(0, len(piece), INFLATE_CHUNK):
+            room = None if limit is None else limit - len(parts) + 1
+            out = inflater.inflate(piece[start : start + INFLATE_CHUNK], room)
+            if self._msg_opcode == 1 and not self._utf8.feed(out):
+                raise _protocol.text_not_utf8(self._utf8.error_offset)  # type: ignore[arg-type]
+            parts += out
+            if limit is not None and len(parts) > limit:
+                raise _protocol.inflated_too_big(limit)
+
     def _message_done(self, events: List[Event]) -> None:
-        """The message's last frame is complete: hand the message over."""
+        """The message's last frame is complete: hand the message over (a
+        compressed one once its end is checked, §7.2.2)."""
+        if self._compressed:
+            self._inflater.finish()  # type: ignore[union-attr]  # set when RSV1 is legal
         if self._msg_opcode == 1:
             if not self._utf8.finish():
                 raise _protocol.text_truncated()

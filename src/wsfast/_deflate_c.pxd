@@ -44,7 +44,7 @@ cdef class Inflater:
     # (BFINAL) ends the deflate stream and what follows it starts the next,
     # still seeing the window (RFC 7692 §7.2.1, §7.2.3.4).  Releases the GIL
     # from 2 KiB of input or 1 MiB of room.  Corrupt data raises
-    # ProtocolError (1002) and every later call raises it again; RuntimeError
+    # ProtocolError (1007, wsfast._protocol) and every later call raises it again; RuntimeError
     # when another thread is inside.  zlib's fast loop runs only while at
     # least 258 bytes of room are left: give more room than you expect.
     cdef Py_ssize_t inflate_into(self, const uint8_t *src, Py_ssize_t n, Py_ssize_t *used,

@@ -18,9 +18,10 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_XDECREF
 from libc.stdint cimport uint8_t
 
+from . import _protocol
 from ._errors import ProtocolError
 from ._permessage_deflate import (DEFAULT_LEVEL, DEFAULT_MEM_LEVEL, busy_error, check_max_length,
-                                  deflater_args, inflate_error, inflater_args, no_copy)
+                                  deflater_args, inflater_args, no_copy)
 
 __all__ = ["Deflater", "Inflater"]
 
@@ -158,11 +159,16 @@ cdef extern from *:
                 inflateResetKeep(s);
                 *ended = 0;
             }
-            if (s->avail_out == 0 || s->avail_in == 0) break;
+            if (s->avail_out == 0) break;
+            /* Called even without input: a previous call that filled its
+               room may have left output inside zlib (the rest of a match
+               whose bits it had already read). */
             ret = inflate(s, Z_NO_FLUSH);
             if (ret == Z_STREAM_END) { *ended = 1; ret = Z_OK; continue; }
-            if (ret == Z_BUF_ERROR) { ret = Z_OK; break; }
+            if (ret == Z_BUF_ERROR) { ret = Z_OK; break; }  /* no progress possible */
             if (ret != Z_OK) break;
+            /* zlib stops with room to spare only when it needs more input. */
+            if (s->avail_in == 0 && in_left == 0 && s->avail_out != 0) break;
         }
         *used = (Py_ssize_t)(s->next_in - (Bytef *)src);
         *produced = (Py_ssize_t)(s->next_out - dst);
@@ -314,7 +320,7 @@ cdef int _raise_zlib(int err, z_stream *s) except -1:
     if err == Z_MEM_ERROR:
         raise MemoryError("zlib could not allocate its stream")
     msg = wsf_msg(s) if s != NULL else NULL
-    raise inflate_error(msg.decode("ascii", "replace") if msg != NULL else "invalid input data")
+    raise _protocol.inflate_corrupt(msg.decode("ascii", "replace") if msg != NULL else "invalid input data")
 
 
 cdef struct Input:
@@ -575,8 +581,7 @@ cdef class Inflater:
             self._busy = True
         try:
             if not self._fed:
-                # §7.2.3.6: an empty message compresses to 0x00, never to nothing.
-                self._error = ProtocolError("permessage-deflate: a compressed message with an empty payload")
+                self._error = _protocol.compressed_empty()
                 self._drop()
                 raise self._error
             s = <z_stream *>self._strm
@@ -585,8 +590,7 @@ cdef class Inflater:
                 if ret < 0:
                     self._fail(ret)
                 if ret:
-                    self._error = ProtocolError(
-                        "permessage-deflate: a compressed message must end with an empty stored block (sync flush)")
+                    self._error = _protocol.compressed_bad_end()
                     self._drop()
                     raise self._error
                 self._ended = True

@@ -38,6 +38,7 @@ import zlib as _stdlib_zlib
 from collections import deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Tuple, Union
 
+from . import _protocol
 from ._buffers import gather
 from ._errors import ProtocolError
 from ._permessage_deflate import (
@@ -49,7 +50,6 @@ from ._permessage_deflate import (
     check_max_length,
     deflater_args,
     final_class,
-    inflate_error,
     inflater_args,
     no_copy,
 )
@@ -237,7 +237,7 @@ class Inflater(_Stream):
     ``finish()`` ends the message: it checks that the message ended the way
     §7.2.1 says (on an empty stored block, or after a final block) and, when
     the peer does not take its context over, drops the stream.  Corrupt data
-    raises ProtocolError (close code 1002); so does every later call.
+    raises ProtocolError (close code 1007, wsfast._protocol); so does every later call.
     """
 
     __slots__ = ("_zlib", "_wbits", "_window", "_no_takeover", "_obj", "_ended", "_fed", "_history",
@@ -300,7 +300,7 @@ class Inflater(_Stream):
         self._busy = True
 
     def _fail(self, exc: BaseException) -> ProtocolError:
-        self._error = inflate_error(str(exc).partition(": ")[2] or str(exc))
+        self._error = _protocol.inflate_corrupt(str(exc).partition(": ")[2] or str(exc))
         self._obj = None
         return self._error
 
@@ -368,8 +368,7 @@ class Inflater(_Stream):
         if self._full and (self._pending or self._run(b"", 1)):
             raise RuntimeError("Inflater.finish() while inflate() output is still pending")
         if not self._fed:
-            # §7.2.3.6: an empty message compresses to 0x00, never to nothing.
-            self._error = ProtocolError("permessage-deflate: a compressed message with an empty payload")
+            self._error = _protocol.compressed_empty()
             raise self._error
         if not self._ended:
             obj = self._obj
@@ -379,8 +378,7 @@ class Inflater(_Stream):
             except self._zlib.error as exc:
                 raise self._fail(exc) from None
             if out or not obj.eof or obj.unused_data:
-                self._error = ProtocolError(
-                    "permessage-deflate: a compressed message must end with an empty stored block (sync flush)")
+                self._error = _protocol.compressed_bad_end()
                 self._obj = None
                 raise self._error
             self._ended = True

@@ -15,7 +15,6 @@ import operator
 import re
 from typing import TYPE_CHECKING, Any, Iterable, List, NoReturn, Optional, Tuple, Union
 
-from ._errors import ProtocolError
 from .handshake import HandshakeError
 
 if TYPE_CHECKING:
@@ -45,6 +44,14 @@ DEFAULT_WINDOW_BITS = 12
 # A client asks nothing by default: a server that cannot honour a window
 # request must decline the whole offer.
 DEFAULT_SERVER_PEER_MAX_WINDOW_BITS = 12
+
+# The Decoders inflate a compressed payload this many input bytes at a time
+# (the compiled one unmasks each chunk into a scratch area on its stack, so
+# that unmasking, inflating and validating run over data still in cache),
+# and validate each chunk's output before checking the size limit.  One
+# value for both, so that a message breaking two rules meets the same one
+# first in both.
+INFLATE_CHUNK = 16384
 
 # The 4 bytes a sync flush ends with; RFC 7692 §7.2.1 removes them on the
 # wire and §7.2.2 puts them back before inflating.
@@ -138,15 +145,6 @@ def no_copy(obj: object) -> NoReturn:
 
 def final_class(cls: type) -> NoReturn:
     raise TypeError(f"type '{cls.__mro__[1].__name__}' is not an acceptable base type")
-
-
-# ------------------------------------------------------------------- errors
-
-
-def inflate_error(detail: Optional[str]) -> ProtocolError:
-    """Compressed data zlib cannot inflate: close code 1002, as for any other
-    broken rule of the protocol (RFC 7692 §7.2.2 says to fail the connection)."""
-    return ProtocolError(f"permessage-deflate: the compressed data is invalid ({detail or 'zlib error'})")
 
 
 def busy_error(obj: object) -> RuntimeError:

@@ -23,6 +23,7 @@ __all__ = [
     "MAX_CONTROL_PAYLOAD",
     "MAX_CLOSE_REASON",
     "RSV_BITS",
+    "RSV1",
     "CLOSE_CODE_RANGES",
     "close_code_valid",
     "header_error",
@@ -42,6 +43,13 @@ MAX_CONTROL_PAYLOAD = 125
 MAX_CLOSE_REASON = MAX_CONTROL_PAYLOAD - 2
 #: RSV1, RSV2, RSV3 in a frame's first byte: 0 unless an extension owns them.
 RSV_BITS = 0x70
+#: RSV1: permessage-deflate's "Per-Message Compressed" bit (RFC 7692 §6),
+#: legal only on the first frame of a data message, and only once agreed.
+RSV1 = 0x40
+#: The close code for compressed data that does not inflate (RFC 7692 is
+#: silent): 1007, "invalid frame payload data", as for a text message that is
+#: not UTF-8; a misplaced RSV1 is a framing error (1002).  docs/deflate.md.
+INFLATE_ERROR_CODE = 1007
 #: Close codes a frame may carry on the wire (§7.4.1, §7.4.2, IANA registry),
 #: as inclusive ranges: 1000-1003 and 1007-1011 are RFC 6455's own, 1012-1014
 #: were registered since; 3000-4999 belong to libraries and applications.
@@ -86,10 +94,16 @@ def control_too_long() -> ProtocolError:
     return ProtocolError(f"RFC 6455 §5.5: a control frame payload is at most {MAX_CONTROL_PAYLOAD} bytes")
 
 
+def compressed_bit_misplaced(opcode: int) -> ProtocolError:
+    kind = "a continuation frame" if opcode == 0 else f"a control frame (opcode {opcode:#x})"
+    return ProtocolError(f"RFC 7692 §6.1: RSV1 (compressed) set on {kind}; only a message's first frame may carry it")
+
+
 def header_error(b0: int, b1: int, expect_mask: bool, rsv_allowed: int = 0) -> Optional[ProtocolError]:
     """The rule broken by a frame's first two bytes, if any, in this order:
     reserved bits (those not in ``rsv_allowed``, the bits an extension owns),
-    reserved opcodes, masking direction, control-frame rules.
+    reserved opcodes, an owned bit on a frame that does not start a message
+    (permessage-deflate's RSV1, §6.1), masking direction, control-frame rules.
 
     Kept off the fast paths, which only test whether some rule is broken.
     """
@@ -98,6 +112,8 @@ def header_error(b0: int, b1: int, expect_mask: bool, rsv_allowed: int = 0) -> O
         return reserved_bits(b0 & ~rsv_allowed)
     if opcode not in OPCODES:
         return reserved_opcode(opcode)
+    if b0 & rsv_allowed and opcode not in (Opcode.TEXT, Opcode.BINARY):
+        return compressed_bit_misplaced(opcode)
     if bool(b1 & 0x80) != expect_mask:
         return wrong_masking(expect_mask)
     if opcode >= 8:
@@ -136,6 +152,54 @@ def control_frame_too_big(length: int, limit: int) -> MessageTooBig:
 
 def message_too_big(size: int, limit: int) -> MessageTooBig:
     return MessageTooBig(f"a message of at least {size} bytes exceeds max_message_size ({limit})")
+
+
+def compressed_limit(max_message: Optional[int]) -> Optional[int]:
+    """The most compressed bytes one message may carry on the wire, for a
+    Decoder whose ``max_message_size`` is ``max_message`` (None: no bound).
+
+    9 bits per byte, the most a literal costs in a fixed-Huffman block (a
+    dynamic block costs no more, and a stored one 5 bytes per 64 KiB), plus
+    1 KiB of block headers and flushes: a message that inflates to
+    ``max_message`` bytes fits, however its sender compressed it, and input
+    that inflates to nothing (runs of empty blocks) is bounded too, so its
+    CPU is.  docs/deflate.md.
+    """
+    if max_message is None:
+        return None
+    return max_message + (max_message >> 3) + 1024
+
+
+def compressed_too_big(size: int, limit: int) -> MessageTooBig:
+    return MessageTooBig(
+        f"a compressed message of at least {size} bytes exceeds the bound on compressed size "
+        f"({limit}: max_message_size plus one eighth plus 1024)"
+    )
+
+
+def inflated_too_big(limit: int) -> MessageTooBig:
+    return MessageTooBig(f"a compressed message inflates to more than max_message_size ({limit})")
+
+
+def inflate_corrupt(detail: Optional[str]) -> ProtocolError:
+    """Compressed data zlib cannot inflate (``detail``: zlib's reason)."""
+    return ProtocolError(
+        f"RFC 7692 §7.2.2: the compressed data is invalid ({detail or 'zlib error'})", INFLATE_ERROR_CODE
+    )
+
+
+def compressed_empty() -> ProtocolError:
+    # §7.2.1 always leaves at least the empty stored block's header byte
+    # (§7.2.3.6 sends 0x00 for an empty message): nothing at all is no DEFLATE data.
+    return ProtocolError("RFC 7692 §7.2.1: a compressed message with an empty payload", INFLATE_ERROR_CODE)
+
+
+def compressed_bad_end() -> ProtocolError:
+    return ProtocolError(
+        "RFC 7692 §7.2.1: a compressed message must end on a block boundary (an empty stored block "
+        "whose 00 00 ff ff is removed, or a final block)",
+        INFLATE_ERROR_CODE,
+    )
 
 
 def text_not_utf8(offset: int) -> InvalidUTF8:
