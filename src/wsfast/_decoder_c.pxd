@@ -57,7 +57,7 @@ cdef class Decoder:
     cdef int _payload(self, const uint8_t *src, Py_ssize_t take) except -1
     cdef int _append(self, const uint8_t *src, Py_ssize_t take) except -1
     cdef int _inflate(self, const uint8_t *src, Py_ssize_t n) except -1
-    cdef int _inflate_chunk(self, const uint8_t *src, Py_ssize_t n) except -1
+    cdef int _inflate_chunk(self, const uint8_t *src, Py_ssize_t n, Py_ssize_t rest) except -1
     cdef int _grow_inflated(self, Py_ssize_t pending) except -1
     cdef int _check_text(self, const uint8_t *data, Py_ssize_t n) except -1
     cdef int _grow(self, Py_ssize_t need) except -1

@@ -491,26 +491,27 @@ cdef class Decoder:
         cdef Py_ssize_t step
         while n > 0:
             step = n if n < INFLATE_CHUNK else INFLATE_CHUNK
+            n -= step
             if self._masked:
                 mask_bytes(scratch, src, step, self._key, <Py_ssize_t>(self._phase & 3))
                 self._phase += step
-                self._inflate_chunk(scratch, step)
+                self._inflate_chunk(scratch, step, n)
             else:
-                self._inflate_chunk(src, step)
+                self._inflate_chunk(src, step, n)
             src += step
-            n -= step
         return 0
 
-    cdef int _inflate_chunk(self, const uint8_t *src, Py_ssize_t n) except -1:
+    cdef int _inflate_chunk(self, const uint8_t *src, Py_ssize_t n, Py_ssize_t rest) except -1:
         """Inflate one chunk into the message buffer, each zlib call capped one
         byte past max_message_size (memory never passes the limit, whatever
         the ratio); then validate the chunk's output if text, then check the
-        limit, in the pure twin's order."""
+        limit, in the pure twin's order.  ``rest``: the input received after
+        this chunk, for the buffer's size."""
         cdef Py_ssize_t start = self._buf_len, used = 0, got, cap
         cdef uint64_t allowed
         while True:
             if self._buf_cap - self._buf_len < MIN_ROOM:
-                self._grow_inflated(n)
+                self._grow_inflated(n + rest)
             cap = self._buf_cap - self._buf_len
             # Room for max_message_size + 1 bytes in all: one more than allowed means too big.
             allowed = self._max_message - <uint64_t>self._buf_len
@@ -532,7 +533,8 @@ cdef class Decoder:
 
     cdef int _grow_inflated(self, Py_ssize_t pending) except -1:
         # The inflated size is not announced: guess 4 times the input
-        # pending (JSON's usual ratio), at least double, never past
+        # received and not inflated yet (JSON's usual ratio; never from a
+        # length announced in a header), at least double, never past
         # max_message_size + 1.  A full buffer is never grown beyond that,
         # so there is always room when this is called.
         cdef uint64_t cap = <uint64_t>max(2 * self._buf_cap, self._buf_len + 4 * pending + MIN_ROOM)
