@@ -35,7 +35,7 @@ sys.path.insert(0, HERE)
 
 from deflate_workload import stream  # noqa: E402
 
-from wsfast import (
+from wsfast import (  # noqa: E402
     PerMessageDeflate,
     _deflate_c,
 )
@@ -163,19 +163,19 @@ def reset_vs_recreate(repeats: int, budget: float) -> List[Dict[str, Any]]:
 
             p_own = params(bits, False)  # a Deflater of its own: deflateInit2 on first use, freed with it
 
-            def recreate_c() -> int:
+            def recreate_c(p_own: Any = p_own, mem: int = mem, messages: List[bytes] = messages) -> int:
                 return sum(len(_deflate_c.Deflater(p_own, mem_level=mem).compress(m)) for m in messages)
 
             new_c, _ = per_message(recreate_c, len(messages), repeats, budget)
 
             obj = zlib.compressobj(1, zlib.DEFLATED, -bits, mem)
 
-            def full_flush_py() -> int:
+            def full_flush_py(obj: Any = obj, messages: List[bytes] = messages) -> int:
                 return sum(len(obj.compress(m) + obj.flush(zlib.Z_FULL_FLUSH)) for m in messages)
 
             reset_py, _ = per_message(full_flush_py, len(messages), repeats, budget)
 
-            def recreate_py() -> int:
+            def recreate_py(messages: List[bytes] = messages, bits: int = bits, mem: int = mem) -> int:
                 n = 0
                 for m in messages:
                     c = zlib.compressobj(1, zlib.DEFLATED, -bits, mem)
@@ -210,7 +210,7 @@ def backends(sizes: List[int], repeats: int, budget: float) -> List[Dict[str, An
                 obj = mod.compressobj(level, mod.DEFLATED, -15, 8)
                 sync = mod.Z_SYNC_FLUSH
 
-                def run(obj: Any = obj, sync: int = sync) -> int:
+                def run(obj: Any = obj, sync: int = sync, messages: List[bytes] = messages) -> int:
                     return sum(len(obj.compress(m) + obj.flush(sync)) - 4 for m in messages)
 
                 secs, out = per_message(run, len(messages), repeats, budget)
@@ -220,7 +220,7 @@ def backends(sizes: List[int], repeats: int, budget: float) -> List[Dict[str, An
                     payloads.append(enc.compress(m) + enc.flush(sync))
                 dec = mod.decompressobj(-15)
 
-                def inflate(dec: Any = dec) -> int:
+                def inflate(dec: Any = dec, payloads: List[bytes] = payloads) -> int:
                     return sum(len(dec.decompress(p)) for p in payloads)
 
                 dsecs, _ = per_message(inflate, len(messages), repeats, budget)

@@ -148,6 +148,15 @@ class Color(enum.IntEnum):
     BIG = 2**40
 
 
+def _deflate_params(content: bytes) -> Any:
+    """Agreed permessage-deflate parameters drawn from the content's first byte."""
+    from wsfast import PerMessageDeflate
+
+    b = content[0] if content else 0
+    return PerMessageDeflate(server_no_context_takeover=bool(b & 1), client_no_context_takeover=bool(b & 2),
+                             server_max_window_bits=8 + (b >> 2) % 8, client_max_window_bits=15 - (b >> 5))
+
+
 def _released(content: bytes) -> memoryview:
     view = memoryview(bytearray(content))
     view.release()
@@ -270,6 +279,7 @@ MAKERS: Dict[str, Callable[[bytes], Any]] = {
     "range": lambda c: range(len(c)),
     "dict": lambda c: {},
     "object": lambda c: object(),
+    "permessage-deflate": _deflate_params,
 }
 KINDS = sorted(MAKERS)
 BUFFER_KINDS = [k for k in KINDS if k.startswith(("bytes", "memoryview", "array", "mmap", "ctypes", "pil", "exotic"))
@@ -380,7 +390,7 @@ CLASSES: Dict[str, Tuple[Params, Dict[str, Method]]] = {
         },
     ),
     "Decoder": (
-        Params((), ("client", "max_message_size", "max_frame_size", "decode_text")),
+        Params((), ("client", "max_message_size", "max_frame_size", "decode_text", "deflate")),
         {
             "feed": Method(Params(("data",), ("data",), (BUF,))),
             "closed": Method(None),
@@ -398,6 +408,7 @@ KEYWORD_KINDS = {
     "max_message_size": ("int", "index", "none", "float", "bool", "str", "index-raises"),
     "max_frame_size": ("int", "index", "none", "float", "bool", "str"),
     "decode_text": ("bool", "bool-raises", "none", "int"),
+    "deflate": ("permessage-deflate", "none", "str", "bool", "dict"),
 }
 
 

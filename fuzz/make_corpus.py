@@ -139,6 +139,30 @@ def decoder_seeds(lits: Iterable[bytes]) -> Iterable[bytes]:
         yield bytes([1, 0, 0]) + lit
 
 
+def inflate_seeds(lits: Iterable[bytes]) -> Iterable[bytes]:
+    # flags, window bits, limit, level, chunk lengths, mutation, then a script
+    # of messages (fuzz/fuzz_inflate.py): header byte, length, repeat, bytes.
+    texts = [b"Hello", "κόσμε".encode() * 3, b'{"id":1,"name":"x","tags":["a","b"]}', bytes(range(256)),
+             b"\xed\xa0\x80", b"\xe2\x82", b"", b"x" * 255]
+    lits = list(lits)
+
+    def script(items: Iterable[tuple[int, bytes, int]]) -> bytes:
+        return b"".join(bytes([h, len(d[:255]), reps - 1]) + d[:255] for h, d, reps in items)
+
+    for flags in (0, 1, 2, 4, 8, 12, 13):
+        for bits in (0x77, 0x00, 0x14, 0x41):
+            messages = [(0x03, texts[0], 1), (0x02, texts[3], 4), (0x4B, texts[2], 8), (0x00, texts[1], 1),
+                        (0x83, texts[1], 2), (0x02, texts[6], 1), (0x03, texts[4], 1)]
+            yield bytes([flags, bits, 0, 0, 0, 0]) + script(messages)
+            yield bytes([flags, bits, 9, 5, 3, 1, 7, 64, 0]) + script(messages[:4])
+            yield bytes([flags, bits, 0, 0, 0, 1, 0, 9, 0x55]) + script(messages[:3])  # one byte flipped
+    for i, lit in enumerate(lits):
+        lit = lit[:255]
+        yield bytes([i % 16 & ~16, i % 256, 0, i % 9, 0, 0]) + script([(2 | (i & 1), lit, 1 + i % 4)])
+        if i % 4 == 0:
+            yield bytes([16 | (i & 1), 0x77, 0, 0, 0, 0]) + lit  # raw: the literal is the wire
+
+
 def api_seeds(lits: Iterable[bytes]) -> Iterable[bytes]:
     # The first byte picks the entry point (fuzz/_oddargs.py); what follows
     # are choices, so any bytes make a case: the literals and a ramp.
@@ -157,6 +181,7 @@ TARGETS = {
     "fuzz_utf8": utf8_seeds,
     "fuzz_parse_header": header_seeds,
     "fuzz_decoder": decoder_seeds,
+    "fuzz_inflate": inflate_seeds,
 }
 
 

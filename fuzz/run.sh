@@ -16,7 +16,7 @@ SECONDS_PER_TARGET=${1:-30}
 shift || true
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-    TARGETS=(fuzz_mask fuzz_utf8 fuzz_parse_header fuzz_decoder fuzz_api)
+    TARGETS=(fuzz_mask fuzz_utf8 fuzz_parse_header fuzz_decoder fuzz_inflate fuzz_api)
 fi
 WORK=${FUZZ_WORK:-/tmp/wsfast-fuzz}
 PY=${PYTHON:-python}

@@ -37,7 +37,7 @@ def main() -> int:
 
         sample = int(os.environ.get("WSFAST_VALGRIND_SAMPLE", "60"))
         rng = random.Random(0)
-        for target in ("fuzz_mask", "fuzz_utf8", "fuzz_parse_header", "fuzz_decoder", "fuzz_api"):
+        for target in ("fuzz_mask", "fuzz_utf8", "fuzz_parse_header", "fuzz_decoder", "fuzz_inflate", "fuzz_api"):
             check = importlib.import_module(target).check
             files = sorted(Path(seeds, target).glob("*"))
             for path in rng.sample(files, min(sample, len(files))):

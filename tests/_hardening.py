@@ -28,10 +28,10 @@ class Call(NamedTuple):
     raises: Optional[ExcSpec]  # the call must raise this (an error path), else must not raise
 
 
-def frame(opcode: int, payload: bytes, *, fin: bool = True, key: Optional[bytes] = None) -> bytes:
+def frame(opcode: int, payload: bytes, *, fin: bool = True, key: Optional[bytes] = None, rsv1: bool = False) -> bytes:
     """A frame built here, independently of the encoder under test."""
     n = len(payload)
-    b0 = (0x80 if fin else 0) | opcode
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
     mbit = 0x80 if key is not None else 0
     if n < 126:
         head = bytes([b0, mbit | n])
@@ -187,6 +187,76 @@ def _decoder_calls(impl: Any, add: Callable[..., None], ProtocolError: Any, Inva
     piece = frame(2, SMALL, key=KEY)
     add("Decoder.feed byte by byte", lambda: [trickle.feed(piece[i : i + 1]) for i in range(len(piece))])
     add("Decoder() bad limit", lambda: impl.Decoder(max_message_size=-1), raises=ValueError)
+    _compressed_decoder_calls(impl, add, ProtocolError, InvalidUTF8, MessageTooBig)
+
+
+def compressed_stream(impl: Any, params: Any, *, client: bool) -> bytes:
+    """What a peer that agreed ``params`` sends with compression: messages
+    compressed or not, fragmented, a control frame between fragments, a
+    final-block message, an empty one and 64 KiB (masked when the peer is a client)."""
+    deflater = impl.Deflater(params, client=client)
+    key = KEY if client else None
+    first = deflater.compress(TEXT)
+    fragmented = deflater.compress(SMALL * 3)  # 3 fragments, only the first with RSV1
+    return (
+        frame(1, first, rsv1=True, key=key)
+        + frame(2, SMALL, key=key)
+        + frame(2, fragmented[:9], fin=False, rsv1=True, key=key)
+        + frame(9, b"ping", key=key)
+        + frame(0, b"", fin=False, key=key)
+        + frame(0, fragmented[9:], key=key)
+        + frame(1, bytes.fromhex("f348cdc9c9070000"), rsv1=True, key=key)  # RFC 7692 §7.2.3.4: BFINAL
+        + frame(2, deflater.compress(b""), rsv1=True, key=key)
+        + frame(2, deflater.compress(LARGE), rsv1=True, key=key)
+    )
+
+
+def _compressed_decoder_calls(impl: Any, add: Callable[..., None], ProtocolError: Any, InvalidUTF8: Any,
+                              MessageTooBig: Any) -> None:
+    import zlib
+
+    from wsfast import PerMessageDeflate
+
+    agreed = PerMessageDeflate(server_max_window_bits=10, client_max_window_bits=9)
+    fresh = PerMessageDeflate(server_no_context_takeover=True, client_no_context_takeover=True)
+
+    def decode(data: bytes, params: Any = agreed, step: int = 0, **opts: Any) -> Callable[[], Any]:
+        def run() -> Any:
+            decoder = impl.Decoder(deflate=params, **opts)
+            if not step:
+                return decoder.feed(data)
+            return [decoder.feed(data[i : i + step]) for i in range(0, len(data), step)]
+
+        return run
+
+    # Each stream is made once: a stream with context takeover decodes only
+    # from the start, and each run uses a fresh Decoder.
+    from_client = compressed_stream(impl, agreed, client=True)
+    from_server = compressed_stream(impl, agreed, client=False)
+    no_takeover = compressed_stream(impl, fresh, client=True)
+    add("Decoder.feed compressed server", decode(from_client))
+    add("Decoder.feed compressed client", decode(from_server, client=True))
+    add("Decoder.feed compressed no takeover", decode(no_takeover, fresh))
+    add("Decoder.feed compressed in pieces", decode(from_client, step=1000))
+    add("Decoder.feed compressed byte by byte", decode(from_client[:300], step=1))
+    add("Decoder.feed compressed text as bytes", decode(from_client, decode_text=False))
+    zeros = zlib.compressobj(9, zlib.DEFLATED, -9)
+    bomb = zeros.compress(bytes(1 << 20)) + zeros.flush(zlib.Z_SYNC_FLUSH)[:-4]
+    add("Decoder.feed deflate bomb", decode(frame(2, bomb, rsv1=True, key=KEY), max_message_size=1 << 16),
+        raises=MessageTooBig)
+    add("Decoder.feed deflate bomb in pieces",
+        decode(frame(2, bomb, rsv1=True, key=KEY), step=100, max_message_size=1 << 16), raises=MessageTooBig)
+    add("Decoder.feed compressed too big on the wire",
+        decode(bytes([0xC2, 0xFF, 0, 0, 0, 0, 0, 0x10, 0, 0]) + KEY, max_message_size=1 << 16), raises=MessageTooBig)
+    add("Decoder.feed compressed corrupt", decode(frame(2, b"\xff\xff\xff", rsv1=True, key=KEY)),
+        raises=ProtocolError)
+    add("Decoder.feed compressed bad end", decode(frame(2, bytes.fromhex("000a00f5ff") + b"ABC", rsv1=True, key=KEY)),
+        raises=ProtocolError)
+    bad_text = impl.Deflater(agreed, client=True).compress(BAD_UTF8)
+    add("Decoder.feed compressed invalid utf8", decode(frame(1, bad_text, rsv1=True, key=KEY)), raises=InvalidUTF8)
+    add("Decoder.feed RSV1 on a continuation",
+        decode(frame(2, b"\x00", fin=False, key=KEY) + frame(0, b"\x00", rsv1=True, key=KEY)), raises=ProtocolError)
+    add("Decoder() bad deflate", lambda: impl.Decoder(deflate="permessage-deflate"), raises=TypeError)
 
 
 def _deflate_calls(impl: Any, add: Callable[..., None], ProtocolError: Any) -> None:
@@ -242,13 +312,15 @@ def _deflate_calls(impl: Any, add: Callable[..., None], ProtocolError: Any) -> N
 
 UPGRADE = (b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
            b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+# What browsers offer: the server accepts it by default.
+DEFLATE_OFFER = b"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
 ACCEPTED = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
 
 
-def open_server(impl: Any, **options: Any) -> Any:
+def open_server(impl: Any, *, offer: bool = False, **options: Any) -> Any:
     conn = impl.ServerConnection(**options)
-    conn.receive_data(UPGRADE)
+    conn.receive_data(UPGRADE[:-2] + DEFLATE_OFFER + b"\r\n" if offer else UPGRADE)
     conn.accept()
     conn.data_to_send()
     return conn
@@ -307,6 +379,11 @@ def _connection_calls(impl: Any, add: Callable[..., None]) -> None:
     add("ServerConnection echo", echo, server, client_stream())
     add("ServerConnection echo bytearray", echo, server, bytearray(client_stream()))
     add("ServerConnection echo 64KiB", echo, server, frame(2, LARGE, key=KEY))
+    compressing = open_server(impl, offer=True)
+    from_client = compressed_stream(impl, compressing.deflate, client=True)
+    add("ServerConnection echo compressed", echo, compressing, from_client)
+    add("ServerConnection compressed corrupt", lambda: echo(open_server(impl, offer=True),
+                                                            frame(2, b"\xff\xff\xff", rsv1=True, key=KEY)))
     # Sends are paired with data_to_send(): the output grows until handed out.
     add("ServerConnection send text bytes", lambda: (server.send(TEXT, text=True), server.data_to_send()))
     add("ServerConnection send invalid text", lambda: server.send(BAD_UTF8, text=True), raises=ValueError)

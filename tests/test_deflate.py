@@ -537,7 +537,7 @@ def test_a_message_must_end_on_a_block_boundary(impl: Any) -> None:
     unflushed = c.compress(b"Hello, " * 100) + c.flush(zlib.Z_PARTIAL_FLUSH)
     inflater = impl.Inflater(PMD())
     inflater.inflate(unflushed)
-    with pytest.raises(ProtocolError, match="empty stored block|invalid"):
+    with pytest.raises(ProtocolError, match=r"block boundary|invalid"):
         inflater.finish()
     # A truncated message, the same.
     inflater = impl.Inflater(PMD())

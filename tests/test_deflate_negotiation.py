@@ -356,8 +356,8 @@ CLIENT = DeflateOptions(window_bits=12, peer_max_window_bits=11, peer_no_context
     ("permessage-deflate; server_no_context_takeover; server_max_window_bits=8; client_max_window_bits=12",
      PMD(server_no_context_takeover=True, server_max_window_bits=8, client_max_window_bits=12)),
     # §7.1.1.2: the server may impose client_no_context_takeover unasked.
-    ('permessage-deflate;server_no_context_takeover;client_no_context_takeover;server_max_window_bits="10";'
-     "client_max_window_bits=9",
+    (('permessage-deflate;server_no_context_takeover;client_no_context_takeover;server_max_window_bits="10";'
+      "client_max_window_bits=9"),
      PMD(server_no_context_takeover=True, client_no_context_takeover=True, server_max_window_bits=10,
          client_max_window_bits=9)),
 ])
@@ -502,7 +502,7 @@ def test_client_and_server_handshakes_agree() -> None:
 
 
 def test_check_response_with_and_without_deflate() -> None:
-    head, key = handshake.client_request("ws://example.com/")
+    _, key = handshake.client_request("ws://example.com/")
     plain = handshake.build_response(key)
     assert handshake.check_response(plain, key) is None
     assert handshake.check_response(plain, key, deflate=PLAIN) == (None, None)

@@ -30,6 +30,7 @@ from wsfast import InvalidUTF8, Message, MessageTooBig, Opcode, ProtocolError, h
 FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
 sys.path.insert(0, str(FUZZ))
 import _oddargs  # noqa: E402
+import fuzz_inflate  # noqa: E402
 from _oddargs import (  # noqa: E402
     BoolNotBool,
     BoolRaises,
@@ -69,6 +70,15 @@ def test_same_outcome_for_any_arguments(py_impl: Any, c_impl: Any, entry: str, d
 
 
 # ------------------------------------------------------------ hand-written
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(raw=st.binary(max_size=1200))
+def test_same_outcome_on_compressed_streams(c_impl: Any, raw: bytes) -> None:
+    """permessage-deflate: a peer's messages compressed, fragmented, mutated
+    and split as the bytes say (fuzz/fuzz_inflate.py), fed to both Decoders:
+    the same events, exception classes, close codes and messages, feed by feed."""
+    fuzz_inflate.check(raw)
 
 
 def outcome(fn: Callable[[], Any]) -> Any:

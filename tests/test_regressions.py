@@ -23,7 +23,7 @@ except ImportError:  # PyPy has no _tracemalloc: its GC's figures instead
     tracemalloc = None  # type: ignore[assignment]
 
 FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
-TARGETS = ("fuzz_mask", "fuzz_utf8", "fuzz_parse_header", "fuzz_decoder", "fuzz_api")
+TARGETS = ("fuzz_mask", "fuzz_utf8", "fuzz_parse_header", "fuzz_decoder", "fuzz_inflate", "fuzz_api")
 
 
 @pytest.fixture(scope="module")

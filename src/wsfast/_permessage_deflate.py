@@ -503,7 +503,8 @@ class DeflateOptions(_Value):
         if not elements:
             return None
         if len(elements) > 1:
-            raise HandshakeError(f"server answered {len(elements)} extensions; one permessage-deflate was offered", None)
+            raise HandshakeError(
+                f"server answered {len(elements)} extensions; one permessage-deflate was offered", None)
         element = elements[0]
         if element is None:
             raise HandshakeError("malformed Sec-WebSocket-Extensions in the response", None)
