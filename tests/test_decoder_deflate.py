@@ -697,6 +697,25 @@ def test_an_idle_decoder_holds_no_zlib_state(c_impl: Any) -> None:
     assert mod._zlib_bytes() - base <= 8 * (12 << 10)  # the pool, not a stream per decoder
 
 
+def test_a_large_compressed_message_releases_the_gil(c_impl: Any) -> None:
+    from test_threads import progress_during
+
+    data = bytes(range(256)) * (1 << 16)  # 16 MiB
+    for client in (False, True):  # masked (unmasked on the stack first) and not
+        params = PMD()
+        wire = frame(2, impl_deflate(c_impl, params, not client, data), rsv1=True, key=None if client else KEY)
+
+        def decode(client: bool = client, wire: bytes = wire) -> None:
+            assert len(c_impl.Decoder(client=client, deflate=params, max_message_size=None).feed(wire)) == 1
+
+        deltas = progress_during(decode, max_rounds=5)
+        assert deltas[-1] > 0, "Decoder.feed held the GIL while inflating"
+
+
+def impl_deflate(impl: Any, params: PerMessageDeflate, client: bool, data: bytes) -> bytes:
+    return bytes(impl.Deflater(params, client=client).compress(data))
+
+
 # --------------------------------------------------------- random conversations
 
 
