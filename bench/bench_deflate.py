@@ -5,7 +5,8 @@ Context takeover, window 15, memLevel 8 and the same level for everyone
 of distinct JSON-like messages (bench/deflate_workload.py), so the window
 holds earlier messages, as on a real connection, without ever holding the
 same one.  Decoding inflates, in order, the stream the standard library
-compressed.
+compressed.  The frame rows decode one masked compressed text frame per
+call, whole, through each library's receive path, to the message's text.
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ import itertools
 from typing import Any, Callable
 
 import pytest
-from deflate_contenders import check_encoded, compressed_stream, decode_contenders, encode_contenders
+from deflate_contenders import (
+    check_encoded,
+    compressed_frames,
+    compressed_stream,
+    decode_contenders,
+    encode_contenders,
+    frame_decode_contenders,
+)
 from deflate_workload import SIZES, stream
 
 from conftest import record, run
@@ -23,6 +31,7 @@ from contenders import Unavailable, prepare
 LEVELS = [1, 6]
 ENCODERS = encode_contenders()
 DECODERS = decode_contenders()
+FRAME_DECODERS = frame_decode_contenders()
 
 
 def cycling(fn: Callable[[bytes], bytes], items: list) -> Callable[[], bytes]:
@@ -70,3 +79,22 @@ def test_deflate_decode(benchmark: Any, name: str, level: int, size: int) -> Non
         pytest.skip(str(exc))
     run(benchmark, cycling(decode, payloads))
 
+
+
+@pytest.mark.parametrize("size", SIZES, ids=[f"{s}B" for s in SIZES])
+@pytest.mark.parametrize("level", LEVELS, ids=[f"level{lv}" for lv in LEVELS])
+@pytest.mark.parametrize("name", list(FRAME_DECODERS))
+def test_deflate_frame_decode(benchmark: Any, name: str, level: int, size: int) -> None:
+    kind, factory = FRAME_DECODERS[name]
+    messages = stream(size)
+    frames = compressed_frames(messages, level)
+    texts = [m.decode() for m in messages]
+    record(benchmark, op="deflate_frame_decode", variant=f"level {level}", size=size, contender=name,
+           kind=kind, nbytes=size)
+    try:
+        decode = prepare(kind, name, factory)
+        if [decode(f) for f in frames] != texts:
+            raise AssertionError(f"{name} gave a wrong result; refusing to time it")
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    run(benchmark, cycling(decode, frames))

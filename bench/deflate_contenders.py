@@ -205,6 +205,89 @@ def decode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
     }
 
 
+# ------------------------------------------------------- decode, from the wire
+
+FRAME_KEY = b"\x37\xfa\x21\x3d"
+
+
+def frame_decode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
+    """``fn(frame) -> str``: one masked compressed text frame, as a server
+    receives it, to the message's text, through each library's own receive
+    path (frame parsing, unmasking, inflating, UTF-8): wsfast's Decoder,
+    websockets' Protocol (Frame.parse and PerMessageDeflate.decode), aiohttp's
+    C reader with its decompressor, wsproto's Connection."""
+
+    def wsfast(kind: str) -> Callable[..., Fn]:
+        def make() -> Fn:
+            feed = wsfast_name(kind, "Decoder")(deflate=_wsfast_params(), max_message_size=LIMIT).feed
+
+            def decode(frame: bytes) -> Any:
+                return feed(frame)[0].data
+
+            return decode
+
+        return make
+
+    def websockets() -> Fn:
+        protocol = _import("websockets.protocol")
+        pmd = _import("websockets.extensions.permessage_deflate")
+        conn = protocol.Protocol(protocol.SERVER, state=protocol.OPEN, max_size=LIMIT)
+        conn.extensions = [pmd.PerMessageDeflate(False, False, WBITS, WBITS)]
+        receive, events = conn.receive_data, conn.events_received
+
+        def decode(frame: bytes) -> Any:
+            receive(frame)
+            return events()[0].data.decode()  # the text, as its Assembler makes it
+
+        return decode
+
+    def aiohttp() -> Fn:
+        import asyncio
+
+        from contenders import _AiohttpProtocol
+
+        reader_c = _import("aiohttp._websocket.reader_c")
+        protocol = _AiohttpProtocol()
+        protocol._reading_paused = True  # type: ignore[attr-defined]  # nothing to pause: never asked
+        queue = reader_c.WebSocketDataQueue(protocol, 1 << 30, loop=asyncio.new_event_loop())
+        reader = reader_c.WebSocketReader(queue, LIMIT, True, True)  # compress, decode_text
+        feed, take = reader.feed_data, queue._buffer.popleft
+
+        def decode(frame: bytes) -> Any:
+            feed(frame)
+            return take()[0].data
+
+        return decode
+
+    def wsproto() -> Fn:
+        connection = _import("wsproto.connection")
+        ext = _import("wsproto.extensions").PerMessageDeflate()
+        ext.accept("permessage-deflate")  # window 15 both ways, context takeover
+        conn = connection.Connection(connection.ConnectionType.SERVER, extensions=[ext])
+        receive, events = conn.receive_data, conn.events
+
+        def decode(frame: bytes) -> Any:
+            receive(frame)
+            return next(events()).data
+
+        return decode
+
+    return {
+        "wsfast": ("wsfast", wsfast("cython")),
+        "wsfast-pure": ("wsfast-pure", wsfast("python")),
+        "websockets": ("peer", websockets),
+        "aiohttp": ("peer", aiohttp),
+        "wsproto": ("peer", wsproto),
+    }
+
+
+def compressed_frames(messages: list, level: int) -> list:
+    """The messages as masked compressed text frames of one context-takeover stream."""
+    from wsfast import _frames_py
+
+    return [_frames_py.encode_frame(1, p, rsv1=True, mask=FRAME_KEY) for p in compressed_stream(messages, level)]
+
+
 def compressed_stream(messages: list, level: int) -> list:
     """The messages as one context-takeover stream, by the standard library."""
     c = zlib.compressobj(level, zlib.DEFLATED, -WBITS, MEM_LEVEL)

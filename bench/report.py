@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
 Key = Tuple[str, str, int]  # (operation, variant, size)
-OPS = ["mask_inplace", "apply_mask", "utf8", "decoder", "encode_frame", "deflate_encode", "deflate_decode", "echo"]
+OPS = ["mask_inplace", "apply_mask", "utf8", "decoder", "encode_frame", "deflate_encode", "deflate_decode",
+       "deflate_frame_decode", "echo"]
 OP_LABEL = {
     "mask_inplace": "in-place mask",
     "apply_mask": "apply_mask",
@@ -27,10 +28,11 @@ OP_LABEL = {
     "encode_frame": "encode_frame",
     "deflate_encode": "permessage-deflate compress, 1 message",
     "deflate_decode": "permessage-deflate inflate, 1 message",
+    "deflate_frame_decode": "compressed masked text frame to text (Decoder.feed)",
     "echo": "connection, one echoed message",
 }
 # Operations shown against each peer in turn (every peer must be beaten).
-PER_PEER_OPS = ["deflate_encode", "deflate_decode"]
+PER_PEER_OPS = ["deflate_encode", "deflate_decode", "deflate_frame_decode"]
 
 
 @dataclass

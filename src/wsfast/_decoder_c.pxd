@@ -45,6 +45,7 @@ cdef class Decoder:
     cdef list _run(self, const uint8_t *p, Py_ssize_t n)
     cdef list _run_locked(self, const uint8_t *p, Py_ssize_t n)
     cdef void _release_message(self) noexcept
+    cdef int _resize(self, Py_ssize_t cap) except -1
     cdef list _feed(self, const uint8_t *p, Py_ssize_t n, list events)
     cdef Py_ssize_t _header(self, const uint8_t *p, Py_ssize_t avail) except -1
     cdef int _first_bytes_rule(self, int b0, int b1) except -1

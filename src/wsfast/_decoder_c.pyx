@@ -90,6 +90,8 @@ cdef enum:
     # Room below which the inflated message's buffer grows before zlib runs:
     # zlib's fast loop needs 258 bytes of room, and each call costs a little.
     MIN_ROOM = 1024
+    # The largest message buffer kept as the process's spare (below).
+    SPARE_MAX = 8 << 20
 
 cdef uint64_t NO_LIMIT = <uint64_t>-1
 
@@ -110,6 +112,41 @@ cdef object _Message = Message
 cdef object _Ping = Ping
 cdef object _Pong = Pong
 cdef object _Close = Close
+
+
+# One spare message buffer for the whole process: the buffer of the last
+# large message (over KEEP_BUFFER) that ended, kept for the next large message
+# of any Decoder.  A fresh buffer of a few MiB costs a page fault per 4 KiB
+# the first time each page is written (about a tenth of inflating 1 MiB);
+# the spare has its pages already.  Idle connections still hold nothing: the
+# process holds at most this one buffer, of at most SPARE_MAX bytes.
+cdef uint8_t *_spare = NULL
+cdef Py_ssize_t _spare_cap = 0
+cdef cython.pymutex _spare_lock
+
+
+cdef uint8_t *_take_spare(Py_ssize_t need, Py_ssize_t *cap) noexcept:
+    """The spare buffer if it holds ``need`` bytes (its size in *cap), else NULL."""
+    global _spare, _spare_cap
+    cdef uint8_t *buf = NULL
+    with _spare_lock:
+        if _spare != NULL and _spare_cap >= need:
+            buf = _spare
+            cap[0] = _spare_cap
+            _spare = NULL
+            _spare_cap = 0
+    return buf
+
+
+cdef void _give_spare(uint8_t *buf, Py_ssize_t cap) noexcept:
+    """Keep ``buf`` as the spare if it is larger than the current one, else free it."""
+    global _spare, _spare_cap
+    if cap <= SPARE_MAX:
+        with _spare_lock:
+            if cap > _spare_cap:
+                buf, _spare = _spare, buf
+                cap, _spare_cap = _spare_cap, cap
+    PyMem_Free(buf)
 
 
 cdef inline uint64_t _limit(object value) noexcept:
@@ -248,9 +285,31 @@ cdef class Decoder:
         self._msg_size = 0
         self._control_len = 0
         if self._buf_cap > KEEP_BUFFER:
-            PyMem_Free(self._buf)
+            _give_spare(self._buf, self._buf_cap)
             self._buf = NULL
             self._buf_cap = 0
+
+    cdef int _resize(self, Py_ssize_t cap) except -1:
+        """Make the message buffer ``cap`` bytes (more than now), keeping what
+        it holds: from the spare when ``cap`` is large and the spare is that
+        large (it may be larger), else by realloc."""
+        cdef Py_ssize_t spare_cap = 0
+        cdef uint8_t *buf
+        if cap > KEEP_BUFFER:
+            buf = _take_spare(cap, &spare_cap)
+            if buf != NULL:
+                if self._buf_len:
+                    memcpy(buf, self._buf, self._buf_len)
+                PyMem_Free(self._buf)
+                self._buf = buf
+                self._buf_cap = spare_cap
+                return 0
+        buf = <uint8_t *>PyMem_Realloc(self._buf, <size_t>cap)
+        if buf == NULL:
+            raise MemoryError()
+        self._buf = buf
+        self._buf_cap = cap
+        return 0
 
     cdef list _feed(self, const uint8_t *p, Py_ssize_t n, list events):
         cdef Py_ssize_t pos = 0, hl, take, old
@@ -544,12 +603,7 @@ cdef class Decoder:
             return 0
         if cap > <uint64_t>PY_SSIZE_T_MAX:
             raise MemoryError()
-        cdef uint8_t *buf = <uint8_t *>PyMem_Realloc(self._buf, <size_t>cap)
-        if buf == NULL:
-            raise MemoryError()
-        self._buf = buf
-        self._buf_cap = <Py_ssize_t>cap
-        return 0
+        return self._resize(<Py_ssize_t>cap)
 
     cdef int _check_text(self, const uint8_t *data, Py_ssize_t n) except -1:
         """Validate the last n bytes put in the message buffer (at data)."""
@@ -568,12 +622,7 @@ cdef class Decoder:
             cap = <Py_ssize_t>self._msg_size
         if cap < need:
             cap = need
-        cdef uint8_t *buf = <uint8_t *>PyMem_Realloc(self._buf, cap)
-        if buf == NULL:
-            raise MemoryError()
-        self._buf = buf
-        self._buf_cap = cap
-        return 0
+        return self._resize(cap)
 
     cdef bint _frame_done(self, list events) except -1:
         """The current frame's payload is all here: emit what it completes.  True after a Close."""
