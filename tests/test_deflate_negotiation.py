@@ -9,6 +9,7 @@ import copy
 import itertools
 import pickle
 import re
+import zlib
 
 import pytest
 from hypothesis import given
@@ -393,9 +394,6 @@ def test_finalize_allows_unasked_server_parameters() -> None:
     # §7.1.2.2: a response's client_max_window_bits must carry a value ...
     ("permessage-deflate; server_no_context_takeover; server_max_window_bits=11; client_max_window_bits",
      "needs a value"),
-    # ... no larger than offered.
-    ("permessage-deflate; server_no_context_takeover; server_max_window_bits=11; client_max_window_bits=13",
-     "larger than"),
     # §7.1.2.1: asked for, so it must be answered, with the same or a smaller value.
     ("permessage-deflate; server_no_context_takeover", "asked"),
     ("permessage-deflate; server_no_context_takeover; server_max_window_bits=12", "larger than"),
@@ -410,14 +408,20 @@ def test_finalize_fails_every_answer_the_rfc_forbids(response: str, words: str) 
     assert info.value.status is None
 
 
-def test_finalize_refuses_client_max_window_bits_when_not_offered() -> None:
-    # wsfast always offers client_max_window_bits, so only a server that names
-    # it with a value larger than offered breaks §7.1.2.2 here; the bare offer
-    # lets the server pick any value.
+def test_finalize_takes_any_client_max_window_bits() -> None:
+    # wsfast always offers client_max_window_bits; §7.1.2.2 lets the server
+    # ignore the value offered (what this side uses at most) and name any
+    # window, as the Autobahn|Testsuite's cases 13.4 and 13.6 do with 15.
     bare = DeflateOptions(window_bits=15)
     assert bare.finalize("permessage-deflate; client_max_window_bits=8") == PMD(client_max_window_bits=8)
-    with pytest.raises(HandshakeError):
-        DeflateOptions(window_bits=9).finalize("permessage-deflate; client_max_window_bits=10")
+    options = DeflateOptions(window_bits=9)
+    agreed = options.finalize("permessage-deflate; client_max_window_bits=15")
+    assert agreed == PMD(client_max_window_bits=15)
+    # ... and this side still compresses within the 9 bits it offered.
+    deflater = options.deflater(agreed, client=True)
+    data = bytes(range(256)) * 4 + bytes(range(255, -1, -1)) * 4
+    assert zlib.decompressobj(-9).decompress(deflater.compress(data) + b"\x00\x00\xff\xff") == data
+    assert "window_bits=9" in repr(deflater)
 
 
 def test_values_must_be_text() -> None:

@@ -495,8 +495,7 @@ class DeflateOptions(_Value):
         or None when the server declined.  Raises ``HandshakeError`` (status
         None) for every answer RFC 7692 forbids: another extension, two
         permessage-deflate elements, a malformed, unknown, repeated or
-        out-of-range parameter, ``client_max_window_bits`` larger than
-        offered, a ``server_max_window_bits`` or ``server_no_context_takeover``
+        out-of-range parameter, a ``server_max_window_bits`` or ``server_no_context_takeover``
         request not honoured.
         """
         elements = parse_extensions(values)
@@ -530,11 +529,10 @@ class DeflateOptions(_Value):
             # §7.1.1.1: a server accepting it must include it in the response.
             raise HandshakeError(
                 "permessage-deflate response: server_no_context_takeover was asked, not answered", None)
-        if got.client_bits is not None and got.client_bits > self.window_bits:
-            # §7.1.2.2: the server answers with the value offered or a smaller one.
-            raise HandshakeError(
-                f"permessage-deflate response: client_max_window_bits={got.client_bits} is larger than "
-                f"the {self.window_bits} offered", None)
+        # A client_max_window_bits larger than the one offered is accepted:
+        # §7.1.2.2 lets the server ignore the offered value, which only says
+        # what this side uses at most, and this side still compresses with
+        # no more than that (the Deflater takes the smaller of the two).
         return PerMessageDeflate(
             server_no_context_takeover=got.server_nct,
             client_no_context_takeover=got.client_nct,
