@@ -62,39 +62,33 @@ def test_deflate_encode(benchmark: Any, name: str, level: int, size: int) -> Non
     run(benchmark, cycling(encode, messages))
 
 
+def time_decoding(benchmark: Any, op: str, contenders: dict, name: str, level: int, size: int,
+                  inputs: list, expected: list) -> None:
+    """Check one contender's output on every input, then time it, an input a call."""
+    kind, factory = contenders[name]
+    record(benchmark, op=op, variant=f"level {level}", size=size, contender=name, kind=kind, nbytes=size)
+    try:
+        decode = prepare(kind, name, factory)
+        if [decode(item) for item in inputs] != expected:
+            raise AssertionError(f"{name} gave a wrong result; refusing to time it")
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    run(benchmark, cycling(decode, inputs))
+
+
 @pytest.mark.parametrize("size", SIZES, ids=[f"{s}B" for s in SIZES])
 @pytest.mark.parametrize("level", LEVELS, ids=[f"level{lv}" for lv in LEVELS])
 @pytest.mark.parametrize("name", list(DECODERS))
 def test_deflate_decode(benchmark: Any, name: str, level: int, size: int) -> None:
-    kind, factory = DECODERS[name]
     messages = stream(size)
-    payloads = compressed_stream(messages, level)
-    record(benchmark, op="deflate_decode", variant=f"level {level}", size=size, contender=name,
-           kind=kind, nbytes=size)
-    try:
-        decode = prepare(kind, name, factory)
-        if [decode(p) for p in payloads] != messages:
-            raise AssertionError(f"{name} gave a wrong result; refusing to time it")
-    except Unavailable as exc:
-        pytest.skip(str(exc))
-    run(benchmark, cycling(decode, payloads))
-
+    time_decoding(benchmark, "deflate_decode", DECODERS, name, level, size,
+                  compressed_stream(messages, level), messages)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{s}B" for s in SIZES])
 @pytest.mark.parametrize("level", LEVELS, ids=[f"level{lv}" for lv in LEVELS])
 @pytest.mark.parametrize("name", list(FRAME_DECODERS))
 def test_deflate_frame_decode(benchmark: Any, name: str, level: int, size: int) -> None:
-    kind, factory = FRAME_DECODERS[name]
     messages = stream(size)
-    frames = compressed_frames(messages, level)
-    texts = [m.decode() for m in messages]
-    record(benchmark, op="deflate_frame_decode", variant=f"level {level}", size=size, contender=name,
-           kind=kind, nbytes=size)
-    try:
-        decode = prepare(kind, name, factory)
-        if [decode(f) for f in frames] != texts:
-            raise AssertionError(f"{name} gave a wrong result; refusing to time it")
-    except Unavailable as exc:
-        pytest.skip(str(exc))
-    run(benchmark, cycling(decode, frames))
+    time_decoding(benchmark, "deflate_frame_decode", FRAME_DECODERS, name, level, size,
+                  compressed_frames(messages, level), [m.decode() for m in messages])

@@ -14,9 +14,10 @@ library is not installed or has changed.
 
 from __future__ import annotations
 
+import contextlib
 import types
 import zlib
-from typing import Any, Callable, Dict, Tuple
+from typing import Any, Callable, Dict, Iterator, Tuple
 
 from contenders import Unavailable, _import, wsfast_name
 
@@ -36,7 +37,10 @@ def _wsfast_params() -> Any:
     return PerMessageDeflate()
 
 
-def _pure_on(backend: str) -> Any:
+@contextlib.contextmanager
+def _pure_on(backend: str) -> Iterator[Any]:
+    """The pure deflate module, making its streams on ``backend`` meanwhile
+    (a stream keeps the back end it was made with)."""
     try:
         from wsfast import _deflate_py
     except ImportError as exc:
@@ -45,7 +49,12 @@ def _pure_on(backend: str) -> Any:
         _deflate_py._load_backend(backend)
     except ImportError as exc:
         raise Unavailable(f"{backend}: {exc}") from None
-    return _deflate_py
+    before = _deflate_py.BACKEND
+    _deflate_py.use_backend(backend)
+    try:
+        yield _deflate_py
+    finally:
+        _deflate_py.use_backend(before)
 
 
 # ------------------------------------------------------------------ encode
@@ -60,14 +69,9 @@ def encode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
 
     def wsfast_pure(backend: str) -> Callable[..., Fn]:
         def make(level: int) -> Fn:
-            module = _pure_on(backend)
-            before = module.BACKEND
-            module.use_backend(backend)
-            try:  # the stream's back end is fixed when it is made
+            with _pure_on(backend) as module:
                 deflater = module.Deflater(_wsfast_params(), level=level, mem_level=MEM_LEVEL)
                 deflater.compress(b"warm up: make the stream now")
-            finally:
-                module.use_backend(before)
             return deflater.compress  # type: ignore[no-any-return]
 
         return make
@@ -139,13 +143,8 @@ def decode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
     def wsfast(kind: str, backend: str = "") -> Callable[..., Fn]:
         def make() -> Fn:
             if backend:
-                module = _pure_on(backend)
-                before = module.BACKEND
-                module.use_backend(backend)
-                try:  # the back end is fixed when the inflater is made
+                with _pure_on(backend) as module:
                     inflater = module.Inflater(_wsfast_params())
-                finally:
-                    module.use_backend(before)
             else:
                 inflater = wsfast_name(kind, "Inflater")(_wsfast_params())
             inflate, finish = inflater.inflate, inflater.finish
@@ -220,15 +219,8 @@ def frame_decode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
     def wsfast(kind: str) -> Callable[..., Fn]:
         def make() -> Fn:
             make_decoder = wsfast_name(kind, "Decoder")
-            if kind == "python":  # on the standard library's zlib, as the other pure rows
-                module = _pure_on("zlib")
-                before = module.BACKEND
-                module.use_backend("zlib")
-                try:  # the back end is fixed when the Decoder's inflater is made
-                    decoder = make_decoder(deflate=_wsfast_params(), max_message_size=LIMIT)
-                finally:
-                    module.use_backend(before)
-            else:
+            # The pure twin on the standard library's zlib, as in the other pure rows.
+            with _pure_on("zlib") if kind == "python" else contextlib.nullcontext():
                 decoder = make_decoder(deflate=_wsfast_params(), max_message_size=LIMIT)
             feed = decoder.feed
 

@@ -31,28 +31,16 @@ one implementation and not the other (docs/deflate.md, "Limits").
 
 from __future__ import annotations
 
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Tuple
+
+from _oddargs import frame
 
 from _common import KINDS, Reader, as_buffer, chunks, expect, implementations, main, same
 
 ERRORS = ("ProtocolError", "InvalidUTF8", "MessageTooBig")
 KEY = b"\x37\xfa\x21\x3d"
 BFINAL_HELLO = bytes.fromhex("f348cdc9c9070000")
-
-
-def frame(opcode: int, payload: bytes, fin: bool, rsv1: bool, key: Optional[bytes]) -> bytes:
-    n = len(payload)
-    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-    mbit = 0x80 if key is not None else 0
-    if n < 126:
-        head = bytes((b0, mbit | n))
-    elif n < 65536:
-        head = bytes((b0, mbit | 126)) + n.to_bytes(2, "big")
-    else:
-        head = bytes((b0, mbit | 127)) + n.to_bytes(8, "big")
-    if key is None:
-        return head + payload
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+RSV1 = 4  # _oddargs.frame's rsv: the three bits, RSV1 first
 
 
 def build(r: Reader, impl: Any, params: Any, peer_is_client: bool, level: int) -> bytes:
@@ -68,15 +56,15 @@ def build(r: Reader, impl: Any, params: Any, peer_is_client: bool, level: int) -
         opcode = 1 if h & 1 else 2
         compress = bool(h & 2)
         if h & 0x80 and resets:
-            wire += frame(opcode, BFINAL_HELLO, True, True, key)
+            wire += frame(opcode, BFINAL_HELLO, True, RSV1, key)
         payload = deflater.compress(data) if compress else data
         count = 1 + (h >> 2) % 4
         step = max(1, -(-len(payload) // count))
         parts = [payload[i : i + step] for i in range(0, len(payload), step)] or [b""]
         for i, part in enumerate(parts):
-            wire += frame(opcode if i == 0 else 0, part, i == len(parts) - 1, compress and i == 0, key)
+            wire += frame(opcode if i == 0 else 0, part, i == len(parts) - 1, RSV1 if compress and i == 0 else 0, key)
             if i == 0 and h & 0x40 and len(parts) > 1:
-                wire += frame(9, b"between", True, False, key)
+                wire += frame(9, b"between", True, 0, key)
     return wire
 
 

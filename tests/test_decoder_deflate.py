@@ -14,11 +14,12 @@ import pickle
 import random
 import struct
 import zlib
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_deflate import repeats_at
 
 from _hardening import SANITIZED
 from wsfast import (
@@ -329,7 +330,7 @@ def test_text_as_validated_bytes(impl: Any) -> None:
 def test_the_client_side_inflates_with_the_servers_parameters(impl: Any) -> None:
     params = PMD(server_max_window_bits=9, client_max_window_bits=15)
     deflater = impl.Deflater(params)  # a server's
-    data = repeats_at([300, 500])
+    data = repeats_at([300, 500], 20_000)
     decoder = impl.Decoder(client=True, deflate=params)
     assert decoder.feed(frame(2, deflater.compress(data), rsv1=True, key=None)) == [Message(Opcode.BINARY, data)]
 
@@ -395,20 +396,11 @@ def test_a_final_block_inside_a_message(impl: Any) -> None:
         assert feed(server(impl), wire, step) == [Message(Opcode.BINARY, text + b" and after it, " + text)]
 
 
-def repeats_at(distances: Sequence[int], size: int = 20_000) -> bytes:
-    rnd = random.Random(sum(distances))
-    out = bytearray(rnd.getrandbits(8) for _ in range(max(distances)))
-    while len(out) < size:
-        d = rnd.choice(distances)
-        out += out[-d:][: rnd.randrange(3, 40)] + bytes([rnd.getrandbits(8)])
-    return bytes(out[:size])
-
-
 @pytest.mark.parametrize("bits", range(8, 16))
 def test_every_window_size(impl: Any, bits: int) -> None:
     params = PMD(client_max_window_bits=bits)
     window = 1 << bits
-    data = repeats_at([window // 2, window - 10, min(window, 250 if bits == 8 else window)])
+    data = repeats_at([window // 2, window - 10, min(window, 250 if bits == 8 else window)], 20_000)
     for no_takeover in (False, True):
         deflater = client_deflater(impl, params, no_context_takeover=no_takeover)
         wire = b"".join(frame(2, deflater.compress(data[:n]), rsv1=True) for n in (len(data), 5000, len(data)))
