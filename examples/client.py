@@ -12,6 +12,9 @@ server's Close.  ``--fragment-size N`` sends each message in frames of at
 most N bytes (text is cut between bytes, not characters); with
 ``--ping-between`` a Ping goes out after the first fragment.
 
+The client offers permessage-deflate (the connection's default) and, when
+the server accepts, compresses what it sends and inflates what it receives.
+
 Act as the client of the Autobahn|Testsuite fuzzing server (``wstest -m
 fuzzingserver``): run every case, echoing, then have it write its reports:
 

@@ -7,6 +7,8 @@ answers Pings, echoes a Close, answers a bad request with its HTTP error and
 a peer that breaks RFC 6455 with a Close carrying the error's code (1002,
 1007, 1009).  This file only moves bytes, pauses reading while the socket's
 write buffer is full, and drops clients that never finish their handshake.
+permessage-deflate is accepted when the client offers it (browsers do):
+the connection compresses the echoes and inflates what it receives.
 WSFAST_NO_EXTENSIONS=1 runs it on the pure-Python implementation.  Once
 listening it prints one line, ``listening on HOST:PORT (implementation
 ...)``, so that a parent process started with ``--port 0`` learns the port.
