@@ -756,6 +756,62 @@ def test_a_config_without_ws_settings_fails_at_import(monkeypatch: pytest.Monkey
         wsu.check_uvicorn()
 
 
+@pytest.mark.parametrize("version", ["0.35.0", "0.9.1", "", "unknown"])
+def test_a_uvicorn_older_than_the_minimum_fails_at_import(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    monkeypatch.setattr(uvicorn, "__version__", version, raising=False)
+    with pytest.raises(ImportError, match=r"needs uvicorn 0\.36 or newer, found .*wsfast\[uvicorn\]"):
+        wsu.check_uvicorn()
+
+
+@pytest.mark.parametrize("version", ["0.36.0", "0.54.0", "0.60.0.dev1", "1.0.0rc1"])
+def test_a_recent_uvicorn_passes_the_version_check(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    monkeypatch.setattr(uvicorn, "__version__", version)
+    wsu.check_uvicorn()
+
+
+def test_the_check_needs_no_source_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed without .py sources (or with a compiled Config), the check still runs and passes."""
+    import inspect
+
+    def no_source(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("could not get source code")
+
+    def no_signature(obj: Any) -> Any:
+        raise ValueError(f"no signature found for {obj!r}")
+
+    for name in ("getsource", "getsourcelines", "findsource", "getfile", "getsourcefile"):
+        monkeypatch.setattr(inspect, name, no_source)
+    monkeypatch.setattr(inspect, "signature", no_signature)
+    wsu.check_uvicorn()
+
+
+OLD_UVICORN = """
+import sys
+import uvicorn
+uvicorn.__version__ = "0.35.0"
+from uvicorn.main import main
+sys.argv = ["uvicorn"] + sys.argv[1:]
+main()
+"""
+
+
+def test_an_old_uvicorn_fails_at_start_up_before_serving(tmp_path: Any) -> None:
+    """The command line stops with the reason before it listens: no connection ever meets the mismatch."""
+    (tmp_path / "app.py").write_text("async def app(scope, receive, send):\n    pass\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run(
+        [sys.executable, "-c", OLD_UVICORN, "app:app", "--app-dir", str(tmp_path), "--host", "127.0.0.1",
+         "--port", str(port), "--lifespan", "off", "--ws", WS],
+        env=env, capture_output=True, text=True, timeout=WAIT * 3,
+    )
+    assert done.returncode != 0
+    assert "wsfast.uvicorn needs uvicorn 0.36 or newer, found 0.35.0" in done.stderr
+    assert "Uvicorn running" not in done.stderr + done.stdout
+
+
 SERVING_CLASS_APP = """
 import asyncio
 
