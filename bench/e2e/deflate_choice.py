@@ -1,7 +1,7 @@
 """Which permessage-deflate options wsfast.uvicorn should agree to: the figures.
 
     python bench/e2e/deflate_choice.py                 # every candidate, 3 rounds (~4 min)
-    python bench/e2e/deflate_choice.py --rounds 1 --only default,server-reset
+    python bench/e2e/deflate_choice.py --rounds 1 --only "both keep,server resets"
 
 For each candidate set of DeflateOptions, uvicorn serves the echo app with
 WSFastProtocol given those options (bench/e2e/servers.py, WSFAST_E2E_DEFLATE)
@@ -38,15 +38,16 @@ import run  # noqa: E402  (bench/e2e/run.py: the load generator, servers and pro
 CELL = "1 KiB JSON deflate"
 # name -> (DeflateOptions as servers.py reads them, what it means on the wire)
 CANDIDATES: dict[str, tuple[str, str]] = {
-    "default": ("", "context takeover both ways, windows 12"),
-    "server-reset": ("no_context_takeover=1", "server_no_context_takeover; client keeps its context (window 12)"),
-    "server-reset, client 9": ("no_context_takeover=1,peer_max_window_bits=9",
-                               "server_no_context_takeover; client window 9"),
-    "server-reset, client 15": ("no_context_takeover=1,peer_max_window_bits=15",
-                                "server_no_context_takeover; client window unlimited (15)"),
+    "both keep": ("", "DeflateOptions(): context takeover both ways, windows 12"),
+    "server resets": ("no_context_takeover=1",
+                      "server_no_context_takeover; the client keeps its context, window 12 (the class's choice)"),
+    "server resets, client 9": ("no_context_takeover=1,peer_max_window_bits=9",
+                                "server_no_context_takeover; client window 9"),
+    "server resets, client 15": ("no_context_takeover=1,peer_max_window_bits=15",
+                                 "server_no_context_takeover; client window not limited (15)"),
     "both reset": ("no_context_takeover=1,peer_no_context_takeover=1",
                    "server_ and client_no_context_takeover"),
-    "window 10": ("window_bits=10,mem_level=3", "context takeover, server window 10, memLevel 3"),
+    "both keep, window 10": ("window_bits=10,mem_level=3", "context takeover, server window 10, memLevel 3"),
 }
 
 

@@ -149,7 +149,7 @@ def floor_class(module: Any) -> Any:
     return Floor
 
 
-def frames(batch: int, deflate: bool) -> tuple[bytes, int]:
+def frames(batch: int, deflate: bool, size: int = 32) -> tuple[bytes, int]:
     """One read of ``batch`` masked client frames, and how many bytes their echoes take at least."""
     if deflate:
         import zlib
@@ -163,11 +163,11 @@ def frames(batch: int, deflate: bool) -> tuple[bytes, int]:
             payload = comp.compress(body) + comp.flush(zlib.Z_SYNC_FLUSH)
             parts.append(wsfast.encode_frame(wsfast.Opcode.TEXT, payload[:-4], rsv1=True, mask=True))
         return b"".join(parts), batch * 3
-    one = wsfast.encode_frame(wsfast.Opcode.BINARY, os.urandom(32), mask=True)
-    return one * batch, batch * 34
+    one = wsfast.encode_frame(wsfast.Opcode.BINARY, os.urandom(size), mask=True)
+    return one * batch, batch * size
 
 
-async def drive(module: Any, rounds: int, batch: int, deflate: bool, floor: bool = False) -> float:
+async def drive(module: Any, rounds: int, batch: int, deflate: bool, floor: bool = False, size: int = 32) -> float:
     loop = asyncio.get_running_loop()
     config = Config(app=app, ws=module.WSFastProtocol, lifespan="off", log_level="warning")
     config.ws_per_message_deflate = deflate
@@ -178,7 +178,7 @@ async def drive(module: Any, rounds: int, batch: int, deflate: bool, floor: bool
     proto.data_received(REQUEST + (OFFER if deflate else b"") + b"\r\n")
     while transport.writes == 0:
         await asyncio.sleep(0)
-    data, _ = frames(batch, deflate)
+    data, _ = frames(batch, deflate, size)
     t0 = time.thread_time()
     for _ in range(rounds):
         before = transport.writes
@@ -195,6 +195,7 @@ def main() -> int:
     parser.add_argument("--compiled", action="store_true")
     parser.add_argument("--deflate", action="store_true")
     parser.add_argument("--floor", action="store_true")
+    parser.add_argument("--size", type=int, default=32, help="binary message size without --deflate")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=20000)
     parser.add_argument("--repeat", type=int, default=5)
@@ -217,12 +218,16 @@ def main() -> int:
         profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
         return 0
-    best = min(uvloop.run(drive(module, rounds, args.batch, args.deflate, args.floor)) for _ in range(args.repeat))
+    if args.size > 1024:
+        rounds = max(100, rounds * 1024 // args.size)
+    best = min(uvloop.run(drive(module, rounds, args.batch, args.deflate, args.floor, args.size))
+               for _ in range(args.repeat))
     what = "compiled by Cython" if args.compiled else "as shipped"
     if args.floor:
         what += ", least glue (--floor)"
-    print(f"wsfast.uvicorn {what} [{wsfast.IMPLEMENTATION}], {'1 KiB JSON deflated' if args.deflate else '32 B'}, "
-          f"{args.batch} frames per read: {best * 1e6:.2f} µs per message")
+    load = "1 KiB JSON deflated" if args.deflate else f"{args.size} B"
+    print(f"wsfast.uvicorn {what} [{wsfast.IMPLEMENTATION}], {load}, {args.batch} frames per read"
+          f": {best * 1e6:.2f} µs per message")
     return 0
 
 
