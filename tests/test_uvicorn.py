@@ -597,6 +597,75 @@ def test_sends_of_one_loop_iteration_are_one_write(conn_impl: _impl.Implementati
     drive(echo_app, steps)
 
 
+CHROMIUM_OFFER = b"sec-websocket-extensions: permessage-deflate; client_max_window_bits\r\n"
+
+
+def retained_per_connection(protocol_class: Any, count: int = 32) -> float:
+    """Bytes (tracemalloc) each of ``count`` connections keeps after one compressed message each way."""
+    import tracemalloc
+    import zlib
+
+    message = json.dumps({"type": "update", "items": [{"sku": f"SKU-{i:05d}", "qty": i} for i in range(40)]})
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -12)
+    payload = compressor.compress(message.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    frame = wsfast.encode_frame(wsfast.Opcode.TEXT, payload[:-4], rsv1=True, mask=True)
+
+    async def main() -> float:
+        config = Config(app=echo_app, ws=WS, lifespan="off")
+        config.load()
+        kept = []
+        tracemalloc.start()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(count):
+            protocol = protocol_class(config=config, server_state=ServerState(), app_state={})
+            transport = RecordingTransport()
+            protocol.connection_made(transport)
+            protocol.data_received(REQUEST[:-2] + CHROMIUM_OFFER + b"\r\n")
+            while not protocol.handshake_complete:
+                await asyncio.sleep(0)
+            protocol.data_received(frame)
+            while len(transport.writes) < 2:
+                await asyncio.sleep(0)
+            assert protocol.conn.deflate is not None
+            transport.writes.clear()  # the test's record, not the connection's memory
+            kept.append(protocol)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        after = tracemalloc.get_traced_memory()[0]
+        tracemalloc.stop()
+        for protocol in kept:
+            protocol.connection_lost(None)
+            await asyncio.gather(*protocol.tasks)
+        return (after - before) / count
+
+    return asyncio.run(asyncio.wait_for(main(), WAIT))
+
+
+def test_a_quiet_connection_holds_no_compressor(conn_impl: _impl.Implementation) -> None:
+    """With the class's options the compressor goes back to the shared pool after each message.
+
+    zlib's state is allocated through PyMem_RawMalloc in both implementations,
+    so tracemalloc sees it.  The same connections with context takeover keep
+    their compressor (window 12, memLevel 5: 38 KiB each), which shows the
+    measure would catch one.
+    """
+
+    class KeepsContext(wsu.WSFastProtocol):
+        deflate_options = wsfast.DeflateOptions()
+
+    shipped = retained_per_connection(wsu.WSFastProtocol)
+    keeping = retained_per_connection(KeepsContext)
+    assert wsu.WSFastProtocol.deflate_options.no_context_takeover
+    assert keeping - shipped > 30 * 1024, (shipped, keeping)
+    if conn_impl.IMPLEMENTATION == "cython":
+        # What stays: the inflater of the client's context (window 12: 11 KiB),
+        # the connection's objects (about 13 KiB), a share of the pool's one
+        # stream; a window-15 inflater would add 28 KiB.  (The pure twin's
+        # inflater is what its zlib module makes: zlib-ng's holds 42 KiB at
+        # any window.)
+        assert shipped < 32 * 1024, shipped
+
+
 def test_an_app_that_never_yields_is_flushed_by_size(conn_impl: _impl.Implementation) -> None:
     async def sender(scope: Scope, receive: Receive, send: Send) -> None:
         await receive()
@@ -756,6 +825,62 @@ def test_a_config_without_ws_settings_fails_at_import(monkeypatch: pytest.Monkey
         wsu.check_uvicorn()
 
 
+@pytest.mark.parametrize("version", ["0.35.0", "0.9.1", "", "unknown"])
+def test_a_uvicorn_older_than_the_minimum_fails_at_import(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    monkeypatch.setattr(uvicorn, "__version__", version, raising=False)
+    with pytest.raises(ImportError, match=r"needs uvicorn 0\.36 or newer, found .*wsfast\[uvicorn\]"):
+        wsu.check_uvicorn()
+
+
+@pytest.mark.parametrize("version", ["0.36.0", "0.54.0", "0.60.0.dev1", "1.0.0rc1"])
+def test_a_recent_uvicorn_passes_the_version_check(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    monkeypatch.setattr(uvicorn, "__version__", version)
+    wsu.check_uvicorn()
+
+
+def test_the_check_needs_no_source_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Installed without .py sources (or with a compiled Config), the check still runs and passes."""
+    import inspect
+
+    def no_source(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("could not get source code")
+
+    def no_signature(obj: Any) -> Any:
+        raise ValueError(f"no signature found for {obj!r}")
+
+    for name in ("getsource", "getsourcelines", "findsource", "getfile", "getsourcefile"):
+        monkeypatch.setattr(inspect, name, no_source)
+    monkeypatch.setattr(inspect, "signature", no_signature)
+    wsu.check_uvicorn()
+
+
+OLD_UVICORN = """
+import sys
+import uvicorn
+uvicorn.__version__ = "0.35.0"
+from uvicorn.main import main
+sys.argv = ["uvicorn"] + sys.argv[1:]
+main()
+"""
+
+
+def test_an_old_uvicorn_fails_at_start_up_before_serving(tmp_path: Any) -> None:
+    """The command line stops with the reason before it listens: no connection ever meets the mismatch."""
+    (tmp_path / "app.py").write_text("async def app(scope, receive, send):\n    pass\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    done = subprocess.run(
+        [sys.executable, "-c", OLD_UVICORN, "app:app", "--app-dir", str(tmp_path), "--host", "127.0.0.1",
+         "--port", str(port), "--lifespan", "off", "--ws", WS],
+        env=env, capture_output=True, text=True, timeout=WAIT * 3,
+    )
+    assert done.returncode != 0
+    assert "wsfast.uvicorn needs uvicorn 0.36 or newer, found 0.35.0" in done.stderr
+    assert "Uvicorn running" not in done.stderr + done.stdout
+
+
 SERVING_CLASS_APP = """
 import asyncio
 
@@ -836,8 +961,11 @@ def test_chromium_through_uvicorn(
         output = run_chromium(chromium, f"http://{host}:{page_port}/page.html", page_server)
         assert page_server.result is not None, f"the page never reported; Chromium said:\n{output}"
     result = dict(page_server.result)
-    # Chromium offers permessage-deflate and uvicorn enables it by default.
-    assert result.pop("extensions") == "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+    # Chromium offers permessage-deflate and uvicorn enables it by default;
+    # the class resets its compressor after each message (docs/uvicorn.md).
+    assert result.pop("extensions") == (
+        "permessage-deflate; server_no_context_takeover; server_max_window_bits=12; client_max_window_bits=12"
+    )
     assert result == {
         "protocol": "superchat",
         "texts": BROWSER_TEXTS,

@@ -16,8 +16,14 @@
  * Why it looks like this: a Python client is slower than the fastest servers
  * measured, so this one does nothing per message that it can do in advance.
  * Frames are built once, masked with their own random keys and, with
- * --deflate, compressed once (each with a fresh raw-deflate stream, which is a
- * valid message whatever context takeover was agreed).  Per message it copies
+ * --deflate, compressed once as a browser would send them: the 64 messages of
+ * the pool in order through one raw-deflate stream (zlib level 6, memLevel 8,
+ * Chromium's settings) with context takeover, at the window the server agreed,
+ * each ending with a sync flush; each message's own fresh stream when the
+ * server asked for client_no_context_takeover.  Every connection then sends
+ * the pool from its first message, in order and round again: the first
+ * message never refers to anything before it, so each lap is valid for an
+ * inflater that kept its window.  Per message it copies
  * a ready frame into the connection's output buffer and walks the echoed
  * frame's header.  One clock read per epoll wake-up stamps every message sent
  * and received in it.  Connection 0's echoes are checked against what was
@@ -184,19 +190,18 @@ static size_t make_json(char *out, size_t size, int seed) {
     return n;
 }
 
-static uint8_t *compress_one(const uint8_t *data, size_t len, int wbits, size_t *out_len) {
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK) die("deflateInit2");
-    size_t cap = deflateBound(&z, len) + 16;
+/* The payload of one compressed message: `data` through `z`, sync-flushed,
+ * the 00 00 ff ff tail removed (RFC 7692 §7.2.1).  `z` keeps its window for
+ * the next message unless the caller resets it. */
+static uint8_t *compress_one(z_stream *z, const uint8_t *data, size_t len, size_t *out_len) {
+    size_t cap = deflateBound(z, len) + 16;
     uint8_t *out = malloc(cap);
-    z.next_in = (uint8_t *)data; z.avail_in = (uInt)len;
-    z.next_out = out; z.avail_out = (uInt)cap;
-    if (deflate(&z, Z_SYNC_FLUSH) != Z_OK || z.avail_in) die("deflate");
-    size_t n = cap - z.avail_out;
-    deflateEnd(&z);
+    z->next_in = (uint8_t *)data; z->avail_in = (uInt)len;
+    z->next_out = out; z->avail_out = (uInt)cap;
+    if (deflate(z, Z_SYNC_FLUSH) != Z_OK || z->avail_in) die("deflate");
+    size_t n = cap - z->avail_out;
     if (n < 4 || memcmp(out + n - 4, "\x00\x00\xff\xff", 4)) die("deflate tail");
-    *out_len = n - 4; /* RFC 7692 §7.2.1: the empty block's tail is not sent */
+    *out_len = n - 4;
     return out;
 }
 
@@ -210,7 +215,14 @@ static size_t put_header(uint8_t *h, int fin_op, size_t len, const uint8_t key[4
     return n + 4;
 }
 
-static void build_pool(size_t size, int json, int deflate_on, int wbits) {
+static size_t pool_wire_bytes; /* the pool's frames, all 64: the bytes a lap sends */
+
+static void build_pool(size_t size, int json, int deflate_on, int wbits, int no_context) {
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (deflate_on && deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, -wbits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        die("deflateInit2");
+    pool_wire_bytes = 0;
     for (int i = 0; i < POOL; i++) {
         msg_t *m = &pool[i];
         m->payload = malloc(size + 1);
@@ -223,7 +235,10 @@ static void build_pool(size_t size, int json, int deflate_on, int wbits) {
         const uint8_t *wire = m->payload;
         size_t wire_len = m->payload_len;
         uint8_t *compressed = NULL;
-        if (deflate_on) wire = compressed = compress_one(m->payload, m->payload_len, wbits, &wire_len);
+        if (deflate_on) {
+            if (no_context) deflateReset(&z);
+            wire = compressed = compress_one(&z, m->payload, m->payload_len, &wire_len);
+        }
         uint8_t key[4];
         uint32_t r = (uint32_t)rng();
         memcpy(key, &r, 4);
@@ -232,8 +247,10 @@ static void build_pool(size_t size, int json, int deflate_on, int wbits) {
         size_t h = put_header(m->frame, first, wire_len, key);
         for (size_t j = 0; j < wire_len; j++) m->frame[h + j] = wire[j] ^ key[j & 3];
         m->frame_len = h + wire_len;
+        pool_wire_bytes += m->frame_len;
         free(compressed);
     }
+    if (deflate_on) deflateEnd(&z);
 }
 
 /* ------------------------------------------------------------ connections */
@@ -255,7 +272,7 @@ static struct {
     double warmup, duration;
 } opt = {0, 8, 4, 0, 0, 0, 32, 1.0, 3.0};
 
-static int agreed_server_no_ctx;
+static int agreed_server_no_ctx, agreed_client_no_ctx;
 static int agreed_client_wbits = 15;
 static z_stream inflater;
 static int inflater_ready;
@@ -314,6 +331,7 @@ static void open_conn(conn_t *c, int idx) {
     if (opt.deflate) {
         if (!ext || !strstr(ext, "permessage-deflate")) die("permessage-deflate not negotiated");
         agreed_server_no_ctx = strstr(ext, "server_no_context_takeover") != NULL;
+        agreed_client_no_ctx = strstr(ext, "client_no_context_takeover") != NULL;
         const char *w = strstr(ext, "client_max_window_bits=");
         agreed_client_wbits = w ? atoi(w + 23) : 15;
         if (agreed_client_wbits < 9) die("client_max_window_bits=%d is below what zlib can write", agreed_client_wbits);
@@ -328,7 +346,7 @@ static void open_conn(conn_t *c, int idx) {
     c->q_cap = opt.inflight + 1;
     c->sent_at = calloc((size_t)c->q_cap, sizeof *c->sent_at);
     c->sent_idx = calloc((size_t)c->q_cap, sizeof *c->sent_idx);
-    c->next = idx % POOL;
+    c->next = opt.deflate ? 0 : idx % POOL; /* a compressed lap starts at its first message */
 }
 
 static void queue_msg(conn_t *c, uint64_t t) {
@@ -498,7 +516,7 @@ static void close_all(conn_t *cs) {
 
 static void run_mode(void) {
     conn_t *cs = open_all(); /* the pool's compression follows what was agreed */
-    build_pool(opt.size, opt.json, opt.deflate, agreed_client_wbits);
+    build_pool(opt.size, opt.json, opt.deflate, agreed_client_wbits, agreed_client_no_ctx);
     int ep = epoll_create1(0);
     uint64_t t = now_ns();
     for (int i = 0; i < opt.conns; i++) {
@@ -549,10 +567,13 @@ static void run_mode(void) {
     double srv = srv0 >= 0 && srv1 >= 0 ? srv1 - srv0 : -1;
     printf("{\"messages\": %llu, \"seconds\": %.6f, \"msgs_per_s\": %.1f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
            "\"server_cpu_s\": %.3f, \"server_cpu_us_per_msg\": %.3f, \"client_cpu_s\": %.3f, \"client_cpu_share\": %.3f, "
-           "\"rx_bytes\": %llu, \"wakeups\": %llu, \"deflate\": %d, \"server_no_context_takeover\": %d}\n",
+           "\"rx_bytes\": %llu, \"wakeups\": %llu, \"deflate\": %d, \"server_no_context_takeover\": %d, "
+           "\"client_no_context_takeover\": %d, \"client_max_window_bits\": %d, "
+           "\"frame_bytes_to_server\": %.1f, \"frame_bytes_to_client\": %.1f}\n",
            (unsigned long long)count, secs, count / secs, p50, p99, srv, srv >= 0 && count ? srv * 1e6 / (double)count : -1,
            cli1 - cli0, (cli1 - cli0) / secs, (unsigned long long)bytes, (unsigned long long)wakeups, opt.deflate,
-           agreed_server_no_ctx);
+           agreed_server_no_ctx, agreed_client_no_ctx, agreed_client_wbits,
+           (double)pool_wire_bytes / POOL, count ? (double)bytes / (double)count : -1.0);
 }
 
 /* Memory probe: the driver reads the server's RSS at each step.
@@ -567,7 +588,7 @@ static void wait_line(void) {
 
 static void idle_mode(void) {
     conn_t *cs = open_all();
-    build_pool(opt.size, opt.json, opt.deflate, agreed_client_wbits);
+    build_pool(opt.size, opt.json, opt.deflate, agreed_client_wbits, agreed_client_no_ctx);
     printf("handshaken %d\n", opt.conns);
     fflush(stdout);
     wait_line();

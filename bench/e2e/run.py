@@ -385,6 +385,17 @@ def markdown(data: dict[str, Any]) -> str:
         out.append(f"| {name} | {mem['handshake_bytes_per_conn'] / 1024:.1f} KiB | "
                    f"{mem['exchanged_bytes_per_conn'] / 1024:.1f} KiB | "
                    f"{'on' if mem['deflate'] else 'not offered by the server'} |")
+    deflated = [(name, got) for name in names
+                for got in [show(name, "1 KiB JSON deflate")] if got and got.get("deflate")]
+    if deflated:
+        out += ["", "## permessage-deflate as agreed, and frame bytes per 1 KiB JSON message", "",
+                "| server | server's context | client's context, window | to the server | to the client |",
+                "|---|---|---|---:|---:|"]
+        for name, got in deflated:
+            out.append(f"| {name} | {'reset per message' if got['server_no_context_takeover'] else 'kept'} | "
+                       f"{'reset per message' if got['client_no_context_takeover'] else 'kept'}, "
+                       f"{got['client_max_window_bits']} | {got['frame_bytes_to_server']:.0f} B | "
+                       f"{got['frame_bytes_to_client']:.0f} B |")
     busy = sorted({f"{name} {cellname}" for name in names for cellname in cells
                    if (show(name, cellname) or {}).get("server_cpu_share", 1.0) < 0.9})
     if busy:

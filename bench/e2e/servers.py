@@ -12,6 +12,10 @@ itself; aiohttp and picows are given it), so the event loop is the same for
 all.  uvicorn runs the raw ASGI app of examples/asgi_echo.py with its
 defaults, as ``uvicorn asgi_echo:app --ws ...`` would, with logging at warning
 so that a log line per connection does not count as WebSocket work.
+
+WSFAST_E2E_DEFLATE (e.g. ``no_context_takeover=1,peer_max_window_bits=9``)
+serves wsfast's class with other permessage-deflate options, through a
+subclass: how docs/uvicorn.md measured the choice of the class's own.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 # 64 KiB messages and every library's default limit are far apart, but the
 # limits differ (aiohttp 4 MiB, uvicorn 16 MiB): all are given uvicorn's.
@@ -52,8 +57,29 @@ def serve_uvicorn(port: int, ws: str, patch: str | None) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples"))
     from asgi_echo import app
 
-    uvicorn.run(app, host="127.0.0.1", port=port, ws=ws, lifespan="off", log_level="warning",
+    protocol: Any = ws
+    if os.environ.get("WSFAST_E2E_DEFLATE") and ws.startswith("wsfast.uvicorn:"):
+        protocol = wsfast_with_options(os.environ["WSFAST_E2E_DEFLATE"])
+    uvicorn.run(app, host="127.0.0.1", port=port, ws=protocol, lifespan="off", log_level="warning",
                 access_log=False)
+
+
+def wsfast_with_options(spec: str) -> Any:
+    """WSFastProtocol with DeflateOptions(**spec): 'name=value,...', values int (booleans as 0/1)."""
+    import wsfast
+    from wsfast.uvicorn import WSFastProtocol
+
+    options = {}
+    for item in filter(None, spec.split(",")):
+        name, _, value = item.partition("=")
+        default = getattr(wsfast.DeflateOptions(), name.strip())
+        options[name.strip()] = bool(int(value)) if isinstance(default, bool) else int(value)
+    print(f"deflate options {options}", file=sys.stderr, flush=True)
+
+    class Tuned(WSFastProtocol):
+        deflate_options = wsfast.DeflateOptions(**options)
+
+    return Tuned
 
 
 def serve_aiohttp(port: int) -> None:
