@@ -59,13 +59,16 @@ build_in_place() {
 
 # copy_tests TREE DEST: what the suite needs to run against an installed
 # wsfast from outside any source tree (where `import wsfast` can only find the
-# installed package): tests/, pyproject.toml (pytest's settings), and the
-# examples and fuzz seeds that tests drive.
+# installed package): tests/, pyproject.toml (pytest's settings), and what
+# tests run as a user would, against whatever wsfast is installed: the
+# examples, the fuzz seeds, the code of docs/ pages (test_connection_docs).
+# What only the checkout has (setup.py, src/, the build's C files) stays out:
+# tests of it skip there (conftest.build_script, test_build.IN_CHECKOUT).
 copy_tests() {
     local tree=$1 dest=$2 d
     mkdir -p "$dest"
     cp -r "$tree/tests" "$tree/pyproject.toml" "$dest/"
-    for d in examples fuzz; do
+    for d in docs examples fuzz; do
         if [[ -d "$tree/$d" ]]; then cp -r "$tree/$d" "$dest/"; fi
     done
 }

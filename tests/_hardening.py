@@ -434,3 +434,32 @@ def gc_live_bytes() -> int:
     gc.collect()
     stats = gc._get_stats()  # type: ignore[attr-defined]  # PyPy only: its raw figures
     return int(stats.total_arena_memory + stats.total_rawmalloced_memory)
+
+
+def held_by(build: Callable[[], Any]) -> int:
+    """Bytes still allocated for what ``build()`` returns, after a full collection.
+
+    tracemalloc where the interpreter has it; on PyPy its GC's figures, from
+    the second of two identical passes (see gc_live_bytes).
+    """
+    import gc
+
+    try:
+        import tracemalloc
+    except ImportError:  # PyPy has no _tracemalloc
+        held = 0
+        for _ in range(2):
+            base = gc_live_bytes()
+            kept = build()
+            held = gc_live_bytes() - base
+            del kept
+        return held
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = build()
+        gc.collect()
+        return int(tracemalloc.get_traced_memory()[0] - before)
+    finally:
+        tracemalloc.stop()

@@ -7,9 +7,9 @@ argument (an ``__index__`` object, a huge int, a memoryview of another format,
 a released one) meets the same code, and the same exception, whichever
 implementation runs.  docs/api.md states the rules:
 
-* integers are read with ``operator.index`` (``bool`` is an int; float, str,
-  bytes and None are TypeError); a value outside the allowed range, of any
-  magnitude, is ValueError, never OverflowError;
+* integers are read with ``operator.index`` and kept as plain ints (``bool``
+  is an int; float, str, bytes and None are TypeError); a value outside the
+  allowed range, of any magnitude, is ValueError, never OverflowError;
 * buffers are any object with the buffer protocol (TypeError otherwise,
   ValueError for a released memoryview, as ``memoryview()`` raises);
 * arguments are checked in signature order; the first bad one decides.
@@ -115,9 +115,22 @@ def frame_payload(payload: object) -> bytes:
 # ------------------------------------------------------------------- integers
 
 
+def integer(value: object) -> int:
+    """``operator.index(value)`` as a plain ``int``.
+
+    CPython 3.10 and later always return an exact int; CPython 3.9 and PyPy
+    return an int subclass as it is (``True`` for ``True``), which would then
+    show wherever the value is kept or printed (a repr, ``close_code``).
+    ``int.__add__`` makes the plain int without calling anything a subclass
+    overrides.
+    """
+    number = operator.index(value)  # type: ignore[arg-type]
+    return number if type(number) is int else int.__add__(number, 0)
+
+
 def offset_phase(offset: object) -> int:
     """``apply_mask_inplace``'s offset: any int >= 0; only offset % 4 matters."""
-    value = operator.index(offset)  # type: ignore[arg-type]
+    value = integer(offset)
     if value < 0:
         raise ValueError(f"offset must be >= 0, got {value}")
     return value & 3
@@ -125,7 +138,7 @@ def offset_phase(offset: object) -> int:
 
 def header_offset(offset: object, size: int) -> int:
     """``parse_header``'s offset: an int from 0 to ``size``."""
-    value = operator.index(offset)  # type: ignore[arg-type]
+    value = integer(offset)
     if not 0 <= value <= size:
         raise ValueError(f"offset {value} is outside the buffer (length {size})")
     return value
@@ -133,7 +146,7 @@ def header_offset(offset: object, size: int) -> int:
 
 def opcode(value: object) -> int:
     """``encode_frame``'s opcode: one of RFC 6455's six."""
-    op = operator.index(value)  # type: ignore[arg-type]
+    op = integer(value)
     if op not in _protocol.OPCODES:
         raise _protocol.opcode_unknown(op)
     return op
@@ -143,7 +156,7 @@ def close_code(code: object) -> Optional[int]:
     """``encode_close``'s code: None, or a code that may be sent."""
     if code is None:
         return None
-    value = operator.index(code)  # type: ignore[arg-type]
+    value = integer(code)
     if not _protocol.close_code_valid(value):
         raise _protocol.close_code_unsendable(value)
     return value
@@ -173,7 +186,7 @@ def limit(name: str, value: object) -> Optional[int]:
     if value is None:
         return None
     try:
-        size = operator.index(value)  # type: ignore[arg-type]
+        size = integer(value)
     except TypeError:
         raise TypeError(f"{name} must be an int or None, not {type(value).__name__}") from None
     if size < 0:
@@ -219,7 +232,7 @@ def rebuild_masker(mask: bytes) -> Masker:
 
 def masker_state(state: object) -> int:
     """A Masker's pickled state: its position, an int from 0 to 2**64 - 1."""
-    position = operator.index(state)  # type: ignore[arg-type]
+    position = integer(state)
     if not 0 <= position <= MAX_POSITION:
         raise ValueError(f"a Masker's position is from 0 to 2**64 - 1, got {position}")
     return position
@@ -241,9 +254,9 @@ def utf8_validator_state(state: Any) -> Tuple[int, int, Optional[int]]:
     """A Utf8Validator's pickled state: (DFA state, bytes fed, error offset or None)."""
     if type(state) is not tuple or len(state) != 3:
         raise TypeError("a Utf8Validator's state is a tuple (DFA state, bytes fed, error offset)")
-    dfa = operator.index(state[0])
-    fed = operator.index(state[1])
-    error = None if state[2] is None else operator.index(state[2])
+    dfa = integer(state[0])
+    fed = integer(state[1])
+    error = None if state[2] is None else integer(state[2])
     if dfa not in UTF8_STATES or not 0 <= fed <= MAX_FED:
         raise ValueError(f"invalid Utf8Validator state {state!r}")
     if (error is None) != (dfa != 0xFF) or (error is not None and not 0 <= error <= MAX_FED):

@@ -26,9 +26,8 @@ from wsfast._frames_c cimport draw_mask_key
 from wsfast._mask_c cimport mask_bytes
 from wsfast._utf8_c cimport utf8_validate
 
-import operator
 
-from . import handshake
+from . import _args, handshake
 from ._connection_common import (
     DEFAULT_DEFLATE,
     DEFAULT_MAX_MESSAGE_SIZE,
@@ -525,7 +524,7 @@ cdef class _Connection:
                 self._write(<const uint8_t *>PyBytes_AS_STRING(frame), PyBytes_GET_SIZE(frame))
                 self._close_sent = True
             if self._close_code is None:
-                self._close_code = 1005 if code is None else operator.index(code)  # validated by encode_close
+                self._close_code = 1005 if code is None else _args.integer(code)  # validated by encode_close
                 self._close_reason = reason
             self._why = self._why or "fail() was called"
             self._end()
@@ -626,7 +625,7 @@ cdef class ServerConnection(_Connection):
             self._write(<const uint8_t *>PyBytes_AS_STRING(response), PyBytes_GET_SIZE(response))
             self._pending = None
             self._hold = False
-            self._why = f"the request was rejected with {operator.index(status)}"
+            self._why = f"the request was rejected with {_args.integer(status)}"
             self._end()
 
     cdef int _check_answer(self, str what) except -1:

@@ -9,10 +9,9 @@ docs/connection.md describes the behaviour.
 from __future__ import annotations
 
 import http
-import operator
 from typing import TYPE_CHECKING, Collection, Iterable, Optional, Sequence, Tuple, Union
 
-from . import handshake
+from . import _args, handshake
 from ._errors import ConnectionClosed, ProtocolError
 from ._permessage_deflate import DeflateOptions, PerMessageDeflate
 
@@ -174,7 +173,7 @@ def reject_response(status: int, headers: Iterable[Tuple[str, str]], body: Buffe
     ``Content-Length`` and ``Connection: close`` are added unless given: the
     connection ends after the answer.
     """
-    code = operator.index(status)  # TypeError for non-integers
+    code = _args.integer(status)  # TypeError for non-integers
     if not 200 <= code <= 599:
         raise ValueError(f"a rejection's status is 200 to 599, got {code}")
     fields = handshake._check_fields(check_headers(headers), frozenset())

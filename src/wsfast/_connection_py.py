@@ -11,10 +11,9 @@ code.  docs/connection.md describes states, events and ordering, with reasons.
 
 from __future__ import annotations
 
-import operator
 from typing import TYPE_CHECKING, Any, Collection, Iterable, List, NoReturn, Optional, Sequence, Tuple, Union, cast
 
-from . import handshake
+from . import _args, handshake
 from ._buffers import as_bytes
 from ._connection_common import (
     DEFAULT_DEFLATE,
@@ -382,7 +381,7 @@ class _Connection:
             self._out.append(encode_frame(_CLOSE, payload, mask=self._mask))
             self._close_sent = True
         if self._close_code is None:
-            self._close_code = 1005 if code is None else operator.index(code)  # validated by encode_close
+            self._close_code = 1005 if code is None else _args.integer(code)  # validated by encode_close
             self._close_reason = reason
         self._why = self._why or "fail() was called"
         self._end()
@@ -496,7 +495,7 @@ class ServerConnection(_Connection):
         self._out = [response]
         self._pending = None
         self._hold = False
-        self._why = f"the request was rejected with {operator.index(status)}"
+        self._why = f"the request was rejected with {_args.integer(status)}"
         self._end()
 
     def _check_answer(self, what: str) -> None:

@@ -11,10 +11,10 @@ exceptions with the same messages.  docs/deflate.md has the reasons.
 
 from __future__ import annotations
 
-import operator
 import re
 from typing import TYPE_CHECKING, Any, Iterable, List, NoReturn, Optional, Tuple, Union
 
+from . import _args
 from .handshake import HandshakeError
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ EMPTY_PAYLOAD = b"\x00"
 def check_int(name: str, value: object, low: int, high: int) -> int:
     """``value`` as an int in [low, high]: TypeError for non-integers, ValueError out of range."""
     try:
-        number = operator.index(value)  # type: ignore[arg-type]
+        number = _args.integer(value)
     except TypeError:
         raise TypeError(f"{name} must be an integer, not {type(value).__name__}") from None
     if not low <= number <= high:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import operator
 import re
 import secrets
 from typing import (
@@ -244,7 +243,7 @@ def _fields(value: object, what: str) -> List[Tuple[str, str]]:
 
 
 def _size(value: object, what: str) -> int:
-    size = operator.index(value)  # type: ignore[arg-type]
+    size = _args.integer(value)
     if size < 0:
         raise ValueError(f"{what} must be >= 0, got {size}")
     return size
