@@ -30,18 +30,23 @@ pypy3 --version
 say "sdist of $(git -C "$ROOT" rev-parse --short HEAD)"
 clone_head "$WORK/tree"
 use_build_pins "$WORK/tree"
+# The pypy3 venv and its test requirements (half a minute: pip is slow before
+# PyPy's JIT warms up) need nothing of the sdist: made meanwhile.
+make_venv pypy3 "$WORK/venv" -r "$WORK/tree/requirements/test.txt" &
+VENV_JOB=$!
+trap '[[ -z $VENV_JOB ]] || { kill "$VENV_JOB"; wait "$VENV_JOB"; } 2>/dev/null; rm -rf "$WORK"' EXIT
 make_venv "$HOST_PY" "$WORK/tools" build
 (cd "$WORK/tree" && "$WORK/tools/bin/python" -m build --sdist --outdir "$WORK/dist" >"$WORK/sdist.log" 2>&1) || {
     tail -40 "$WORK/sdist.log"; exit 1; }
 SDIST=$(ls "$WORK"/dist/wsfast-*.tar.gz)
 
-say "install $(basename "$SDIST") into a pypy3 venv"
-make_venv pypy3 "$WORK/venv"
+say "install $(basename "$SDIST") into the pypy3 venv"
+wait "$VENV_JOB" || { VENV_JOB=; echo "FAIL: the pypy3 venv with the test requirements"; exit 1; }
+VENV_JOB=
 PY=$WORK/venv/bin/python
 "$PY" -m pip install -v "$SDIST" >"$WORK/install.log" 2>&1 || { tail -40 "$WORK/install.log"; exit 1; }
 grep -E "uses the pure-Python implementation" "$WORK/install.log" || {
     echo "FAIL: setup.py did not report the pure-Python build"; exit 1; }
-"$PY" -m pip install -q -r "$WORK/tree/requirements/test.txt"
 
 # Run from a copy of the tests so that only the installed package is importable.
 copy_tests "$WORK/tree" "$WORK/run"
