@@ -24,8 +24,10 @@ TAG=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 BUILD_VENV=${SANITIZE_BUILD_VENV:-/tmp/wsfast-build-$TAG}
 build_env "$PY" "$BUILD_VENV"
 # -fno-sanitize-recover: the first undefined behaviour aborts instead of
-# printing and carrying on, so it cannot scroll by unnoticed.
-FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g"
+# printing and carrying on, so it cannot scroll by unnoticed.  -O1 (after
+# Python's -O3, so it wins) is the level ASan's documentation advises: exact
+# stack traces, and the instrumented build takes about half the time.
+FLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -g -O1"
 clone_head "$WORK/repo" "$REPO"
 CC=$CC build_in_place "$WORK/repo" "$BUILD_VENV/bin/python" "$FLAGS"
 cd "$WORK/repo"
