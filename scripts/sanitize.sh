@@ -59,11 +59,13 @@ export WSFAST_COMPILED_ONLY=1
 
 status=0
 # Left out of the suite, each for a reason:
-# - test_browser.py and test_uvicorn.py's Chromium test drive Chromium, which
-#   does not run with the ASan runtime preloaded (its page never reports: two
-#   minutes lost per test, then a failure); the example server it talks to
-#   runs under ASan in test_examples.py, the compiled connection under
-#   uvicorn in the rest of test_uvicorn.py;
+# - test_browser.py drives Chromium, which does not run with the ASan runtime
+#   preloaded (its page never reports: two minutes lost per test, then a
+#   failure); the example server it talks to runs under ASan in
+#   test_examples.py;
+# - test_uvicorn.py (uvicorn's glue, and Chromium again) and test_main.py
+#   (the benchmark command) are Python over the compiled calls the other
+#   files make directly, at a cost of half a minute here;
 # - test_build.py builds wheels and sdists with pip and the compiler, whose
 #   own tests are the normal run's; two tests of test_simd_levels.py compile
 #   and run a C program of their own, not built with the sanitizers;
@@ -76,8 +78,8 @@ status=0
 # differential checks by test_regressions.py, under ASan like the rest.
 # shellcheck disable=SC2086
 "$PY" -m pytest tests -q -p no:cacheprovider --durations=15 \
-    --ignore=tests/test_browser.py --ignore=tests/test_build.py --ignore=tests/test_leaks.py \
-    --deselect=tests/test_uvicorn.py::test_chromium_through_uvicorn \
+    --ignore=tests/test_browser.py --ignore=tests/test_uvicorn.py --ignore=tests/test_main.py \
+    --ignore=tests/test_build.py --ignore=tests/test_leaks.py \
     --deselect=tests/test_simd_levels.py::test_dispatch_borrows_as_the_table_says \
     --deselect=tests/test_simd_levels.py::test_a_new_level_is_a_row_and_a_kernel_file \
     ${SANITIZE_PYTEST_ARGS:-} || status=$?
