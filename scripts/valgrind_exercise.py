@@ -1,9 +1,11 @@
-"""What scripts/valgrind.sh runs under memcheck: every compiled entry point, valid and invalid input.
+"""Every compiled entry point, valid and invalid input: what scripts/valgrind.sh
+runs under memcheck and scripts/sanitize.sh under ASan/UBSan.
 
 The calls are those of tests/_hardening.py (the leak test's catalogue), each
-made a few times, on every SIMD variant this CPU runs, then the fuzz seed
-corpus replayed through the differential targets (a sample: memcheck runs
-Python some 50 times slower).
+made a few times, on every SIMD variant this CPU runs, then, when
+WSFAST_VALGRIND_SEEDS names a seed corpus (valgrind.sh's run), the corpus
+replayed through the differential targets (a sample: memcheck runs Python
+some 50 times slower).
 """
 
 from __future__ import annotations

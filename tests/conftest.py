@@ -32,7 +32,24 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("WSFAST_HYPOTHESIS_PROFILE", "default"))
 
+
+def examples(n: int) -> int:
+    """``max_examples`` for a test that wants ``n`` under the default profile.
+
+    A count written in ``@settings`` overrides the loaded profile, so without
+    this the quick profile would leave the longest hypothesis tests at full
+    length; scaled by the profile's count over the default's (100), they
+    shrink and grow with the profile like every other test."""
+    return max(1, n * settings.default.max_examples // 100)
+
+
 EXPECT = os.environ.get("WSFAST_EXPECT_IMPL", "").strip()
+# WSFAST_COMPILED_ONLY=1 (the sanitizer run, CI's long leak run): only the
+# tests that reach compiled code.  The pure modules never import the compiled
+# ones, so a case run on the pure twin alone reaches none: the "python" cases
+# of ``impl`` and ``simd_impl``, and tests that take ``py_impl`` without
+# ``c_impl``, are deselected (the normal run has them).
+COMPILED_ONLY = os.environ.get("WSFAST_COMPILED_ONLY", "").strip() == "1"
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -117,3 +134,21 @@ def py_impl() -> _impl.Implementation:
 def c_impl() -> _impl.Implementation:
     _require_compiled()
     return _impl.load("cython", lazy=True)
+
+
+def pure_only(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else {}
+    if "python" in (params.get("impl"), params.get("simd_impl")):
+        return True
+    names = getattr(item, "fixturenames", ())
+    return "py_impl" in names and "c_impl" not in names
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not COMPILED_ONLY:
+        return
+    dropped = [item for item in items if pure_only(item)]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [item for item in items if not pure_only(item)]

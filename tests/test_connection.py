@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _hardening import held_by
+from conftest import examples
 from wsfast import Close, ConnectionClosed, ConnectionState, Message, Opcode, Ping, Pong, ProtocolError
 from wsfast import handshake as hs
 
@@ -800,7 +801,7 @@ messages = st.lists(
 )
 
 
-@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), sent=messages)
 def test_client_and_server_talk(impl: Any, data: st.DataObject, sent: list) -> None:
     """Every message the client sends comes back, whatever the splits of the stream."""
@@ -831,7 +832,7 @@ def test_client_and_server_talk(impl: Any, data: st.DataObject, sent: list) -> N
     assert server.closed and client.receive_data(b"") == [] and client.closed
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(stream=st.binary(max_size=400), cut=st.integers(0, 400))
 def test_nothing_the_peer_sends_raises(impl: Any, stream: bytes, cut: int) -> None:
     """Any bytes: no exception, and nothing after a Close event."""

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_connection import URI, pair, request_bytes
 
+from conftest import examples
 from wsfast import Close, DeflateOptions, Message, Opcode, PerMessageDeflate
 from wsfast import handshake as hs
 
@@ -123,7 +124,7 @@ def test_options_round_trip(impl: Any, options: DeflateOptions) -> None:
     assert server.receive_data(client.data_to_send()) == [Close(1000, "")]
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(sent=st.lists(st.one_of(st.text(max_size=2000), st.binary(max_size=2000)), max_size=10))
 def test_talk_compressed(impl: Any, sent: list) -> None:
     client, server = pair(impl)

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_connection import raw
 
+from conftest import examples
 from wsfast import Close, InvalidUTF8, Message, Opcode
 from wsfast import handshake as hs
 
@@ -147,7 +148,7 @@ def run_both(py_impl: Any, c_impl: Any, role: str, stream: bytes, cuts: List[int
             assert str(conns[0].error) == str(conns[1].error)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(
     data=st.data(),
     role=st.sampled_from(["server", "client"]),
@@ -159,7 +160,7 @@ def test_same_events_and_bytes(py_impl: Any, c_impl: Any, data: st.DataObject, r
     run_both(py_impl, c_impl, role, stream, cuts, actions)
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), role=st.sampled_from(["server", "client"]))
 def test_same_on_arbitrary_bytes(py_impl: Any, c_impl: Any, data: st.DataObject, role: str) -> None:
     stream = data.draw(st.binary(max_size=300))

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from wsfast import Close, InvalidUTF8, Message, MessageTooBig, Opcode, Ping, Pong, ProtocolError
 
 KEY = b"\x11\x22\x33\x44"
@@ -398,7 +399,7 @@ def _split(data: bytes, cuts: list[int]) -> list[bytes]:
     return [data[a:b] for a, b in zip([0] + points, points + [len(data)])]
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(conv=conversations(), cuts=st.lists(st.integers(0, 2**20), max_size=12))
 def test_random_streams_decode_to_their_messages(py_impl, c_impl, conv, cuts) -> None:
     data, expected, masked = conv
@@ -411,7 +412,7 @@ def test_random_streams_decode_to_their_messages(py_impl, c_impl, conv, cuts) ->
         assert [type(e) for e in events] == [type(e) for e in expected]
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     data=st.binary(max_size=200),
     prefix=st.sampled_from([b"", b"\x81\x85\x00\x00\x00\x00", b"\x01\x81\x00\x00\x00\x00a"]),

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from test_deflate import repeats_at, stops_inside_a_block
 
 from _hardening import SANITIZED
+from conftest import examples
 from wsfast import (
     Close,
     InvalidUTF8,
@@ -772,7 +773,7 @@ def split(data: bytes, cuts: List[int]) -> List[bytes]:
     return [data[a:b] for a, b in zip([0] + points, points + [len(data)])]
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(150), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(conv=compressed_conversations(), cuts=st.lists(st.integers(0, 2**20), max_size=12))
 def test_random_compressed_streams_split_anywhere(py_impl: Any, c_impl: Any, conv: Any, cuts: List[int]) -> None:
     params, frames, expected, masked_ = conv

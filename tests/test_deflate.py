@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from wsfast import PerMessageDeflate, ProtocolError, _deflate_py
 
 PMD = PerMessageDeflate
@@ -188,7 +189,7 @@ def test_both_implementations_produce_identical_bytes(py_impl: Any, c_impl: Any,
                     assert pure.compress(m) == compiled.compress(m), (bits, no_takeover, level, mem, len(m))
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(st.lists(st.binary(max_size=3000) | st.sampled_from(MESSAGES[:6]), max_size=8),
        st.booleans(), st.sampled_from([8, 11, 15]))
 def test_identical_bytes_on_random_streams(messages: List[bytes], no_takeover: bool, bits: int) -> None:
@@ -391,7 +392,7 @@ def test_round_trip_with_both_implementations(py_impl: Any, c_impl: Any) -> None
                         assert got == MESSAGES * 2
 
 
-@settings(max_examples=40)
+@settings(max_examples=examples(40))
 @given(st.data())
 def test_inflating_in_random_pieces_gives_the_same_messages(data: st.DataObject) -> None:
     from wsfast import _impl

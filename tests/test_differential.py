@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import examples
 from wsfast import InvalidUTF8, Message, MessageTooBig, Opcode, ProtocolError, handshake
 
 FUZZ = Path(__file__).resolve().parent.parent / "fuzz"
@@ -59,7 +60,7 @@ class DrawSource(_oddargs.Source):
 
 
 @pytest.mark.parametrize("entry", _oddargs.ENTRIES)
-@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=examples(400), suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_same_outcome_for_any_arguments(py_impl: Any, c_impl: Any, entry: str, data: Any) -> None:
     case = _oddargs.case_of(DrawSource(data), entry)
@@ -72,7 +73,7 @@ def test_same_outcome_for_any_arguments(py_impl: Any, c_impl: Any, entry: str, d
 # ------------------------------------------------------------ hand-written
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(max_examples=examples(300), suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(raw=st.binary(max_size=1200))
 def test_same_outcome_on_compressed_streams(c_impl: Any, raw: bytes) -> None:
     """permessage-deflate: a peer's messages compressed, fragmented, mutated

@@ -10,7 +10,7 @@ Three measurements, each blind to something the others see:
   malloc directly, which neither of the above sees.
 
 WSFAST_LEAK_ITERATIONS sets how many calls a cheap entry point gets (default
-100000; .ci/run asks for 1000000).  A
+100000; .ci/run's hardening stage asks for 500000, compiled cases only).  A
 call that costs more than half a microsecond (an error path, a 64 KiB
 payload, a whole stream, anything in the pure twin) gets as many calls as fit
 in ITERATIONS x 0.5 us, at least 2000: the checks below catch one leaked
