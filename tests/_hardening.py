@@ -28,10 +28,11 @@ class Call(NamedTuple):
     raises: Optional[ExcSpec]  # the call must raise this (an error path), else must not raise
 
 
-def frame(opcode: int, payload: bytes, *, fin: bool = True, key: Optional[bytes] = None, rsv1: bool = False) -> bytes:
-    """A frame built here, independently of the encoder under test."""
+def frame(opcode: int, payload: bytes, *, fin: bool = True, key: Optional[bytes] = None, rsv1: bool = False,
+          rsv: int = 0) -> bytes:
+    """A frame built here, independently of the encoder under test (``rsv``: any reserved bits, which it may break)."""
     n = len(payload)
-    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | rsv | opcode
     mbit = 0x80 if key is not None else 0
     if n < 126:
         head = bytes([b0, mbit | n])

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_deflate import repeats_at, stops_inside_a_block
 
+import _hardening
 from _hardening import SANITIZED
 from conftest import examples
 from wsfast import (
@@ -56,19 +57,8 @@ def jsonish(i: int) -> str:
 
 def frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False, rsv: int = 0,
           key: Optional[bytes] = KEY) -> bytes:
-    """A frame built by hand (it may break rules the encoder enforces)."""
-    n = len(payload)
-    b0 = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | rsv | opcode
-    mbit = 0x80 if key is not None else 0
-    if n < 126:
-        head = bytes((b0, mbit | n))
-    elif n < 65536:
-        head = bytes((b0, mbit | 126)) + struct.pack("!H", n)
-    else:
-        head = bytes((b0, mbit | 127)) + struct.pack("!Q", n)
-    if key is None:
-        return head + payload
-    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+    """A frame built by hand (it may break rules the encoder enforces), masked as a client's by default."""
+    return _hardening.frame(opcode, payload, fin=fin, key=key, rsv1=rsv1, rsv=rsv)
 
 
 def masked_head(opcode: int, length: int, *, rsv1: bool = True, fin: bool = True) -> bytes:
