@@ -33,8 +33,13 @@ CSRC = PKG / "_csrc"
 
 # The units, in dependency order: later modules cimport earlier ones.
 UNITS = ["mask", "utf8", "frames", "decoder", "deflate", "connection"]
-# Units linked with a system library: zlib for permessage-deflate.
-LIBRARIES = {"deflate": ["zlib" if sys.platform == "win32" else "z"]}
+# Units linked with a system library: zlib for permessage-deflate, and
+# libdl where dlopen lives apart from libc (glibc before 2.34), to borrow
+# zlib-ng's functions from its Python module at run time (_csrc/zstream.h).
+if sys.platform == "win32":
+    LIBRARIES = {"deflate": ["zlib"]}
+else:
+    LIBRARIES = {"deflate": ["z", "dl"] if sys.platform.startswith("linux") else ["z"]}
 
 
 def _flag(name: str) -> bool:

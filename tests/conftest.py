@@ -8,6 +8,7 @@ it is really absent, and never when WSFAST_EXPECT_IMPL=cython asks for it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -123,6 +124,36 @@ def simd_impl(request: pytest.FixtureRequest) -> Iterator[_impl.Implementation]:
         yield _impl.load("cython", lazy=True)
     finally:
         _simd.force(before)
+
+
+@contextlib.contextmanager
+def zlib_backend(name: str) -> Iterator[None]:
+    """Both implementations' permessage-deflate back end set to ``name``
+    ("auto", "zlib", "zlib-ng") for new Deflaters and Inflaters inside the
+    block; skips the test when zlib-ng is asked for and not there."""
+    from wsfast import _deflate_py
+
+    modules = [_deflate_py]
+    if compiled_available():
+        modules.append(importlib.import_module("wsfast._deflate_c"))
+    before = [m.BACKEND for m in modules]
+    try:
+        try:
+            for m in modules:
+                m.use_backend(name)
+        except ImportError as exc:
+            pytest.skip(f"zlib-ng is not available: {exc}")
+        yield
+    finally:
+        for m, name_before in zip(modules, before):
+            m.use_backend(name_before)
+
+
+@pytest.fixture(params=["zlib", "zlib-ng"])
+def backend(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Runs a test with each back end in turn, in both implementations."""
+    with zlib_backend(request.param):
+        yield request.param
 
 
 @pytest.fixture

@@ -668,7 +668,7 @@ def test_an_idle_decoder_holds_no_zlib_state(c_impl: Any) -> None:
     assert mod._zlib_bytes() == before
     decoders[0].feed(frame(2, HELLO, rsv1=True))
     held = mod._zlib_bytes() - before
-    assert 0 < held <= 40 << 10  # one inflater, window 15
+    assert 0 < held <= 42 << 10  # one inflater, window 15 (zlib 39 KiB, zlib-ng 41)
     # Without the peer's context, streams go back to a shared pool between messages.
     params = PMD(client_no_context_takeover=True, client_max_window_bits=12)
     resetting = [server(c_impl, params) for _ in range(100)]

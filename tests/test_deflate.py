@@ -13,13 +13,13 @@ import pickle
 import random
 import threading
 import zlib
-from typing import Any, Iterator, List
+from typing import Any, List
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import examples
+from conftest import examples, zlib_backend
 from wsfast import PerMessageDeflate, ProtocolError, _deflate_py
 
 PMD = PerMessageDeflate
@@ -34,17 +34,6 @@ def jsonish(i: int) -> bytes:
 
 MESSAGES = [b"", b"x", b"Hello", jsonish(1), jsonish(2) * 30, bytes(RND.getrandbits(8) for _ in range(3000)),
             b"".join(jsonish(i) for i in range(900)), bytes(200_000)]
-
-
-@pytest.fixture
-def stdlib_zlib() -> Iterator[None]:
-    """The pure twin on the standard library's zlib, as the compiled unit links it."""
-    before = _deflate_py.BACKEND
-    _deflate_py.use_backend("zlib")
-    try:
-        yield
-    finally:
-        _deflate_py.use_backend(before)
 
 
 def reference_inflate(payloads: List[bytes], wbits: int, takeover: bool = True) -> List[bytes]:
@@ -85,7 +74,7 @@ def test_empty_message_is_one_byte_and_touches_no_stream(impl: Any) -> None:
     assert reference_inflate([b"\x00"], 15) == [b""]
 
 
-def test_context_takeover_shrinks_repeated_messages(impl: Any) -> None:
+def test_context_takeover_shrinks_repeated_messages(impl: Any, backend: str) -> None:
     msg = jsonish(5) * 3
     taking = impl.Deflater(PMD())
     first, second = taking.compress(msg), taking.compress(msg)
@@ -161,23 +150,20 @@ def test_window_8_output_fits_an_8_bit_window(impl: Any, level: int) -> None:
         zlib.decompressobj(-8).decompress(wide + TAIL)
 
 
-def test_window_8_with_zlib_ng_too() -> None:
-    pytest.importorskip("zlib_ng")
-    before = _deflate_py.BACKEND
-    _deflate_py.use_backend("zlib-ng")
-    try:
+def test_window_8_with_zlib_ng_too(impl: Any) -> None:
+    with zlib_backend("zlib-ng"):
         data = repeats_at([200, 256, 257, 400])
         for level in (1, 6, 9):
-            payload = _deflate_py.Deflater(PMD(server_max_window_bits=8), level=level).compress(data)
+            deflater = impl.Deflater(PMD(server_max_window_bits=8), level=level)
+            assert "backend=zlib-ng" in repr(deflater)
+            payload = deflater.compress(data)
             assert zlib.decompressobj(-8).decompress(payload + TAIL) == data
-    finally:
-        _deflate_py.use_backend(before)
 
 
-def test_both_implementations_produce_identical_bytes(py_impl: Any, c_impl: Any, stdlib_zlib: None) -> None:
+def test_both_implementations_produce_identical_bytes(py_impl: Any, c_impl: Any, backend: str) -> None:
     from wsfast import _deflate_c
 
-    if _deflate_c.ZLIB_VERSION != zlib.ZLIB_RUNTIME_VERSION:
+    if backend == "zlib" and _deflate_c.ZLIB_VERSION != zlib.ZLIB_RUNTIME_VERSION:
         pytest.skip(f"the zlib module runs zlib {zlib.ZLIB_RUNTIME_VERSION}, wsfast links {_deflate_c.ZLIB_VERSION}")
     for bits in (8, 10, 15):
         for no_takeover in (False, True):
@@ -189,10 +175,11 @@ def test_both_implementations_produce_identical_bytes(py_impl: Any, c_impl: Any,
                     assert pure.compress(m) == compiled.compress(m), (bits, no_takeover, level, mem, len(m))
 
 
+@pytest.mark.parametrize("name", ["zlib", "zlib-ng"])
 @settings(max_examples=examples(60))
 @given(st.lists(st.binary(max_size=3000) | st.sampled_from(MESSAGES[:6]), max_size=8),
        st.booleans(), st.sampled_from([8, 11, 15]))
-def test_identical_bytes_on_random_streams(messages: List[bytes], no_takeover: bool, bits: int) -> None:
+def test_identical_bytes_on_random_streams(name: str, messages: List[bytes], no_takeover: bool, bits: int) -> None:
     from wsfast import _impl
 
     try:
@@ -202,19 +189,15 @@ def test_identical_bytes_on_random_streams(messages: List[bytes], no_takeover: b
         pytest.skip("the compiled implementation is not built")
     from wsfast import _deflate_c
 
-    if _deflate_c.ZLIB_VERSION != zlib.ZLIB_RUNTIME_VERSION:
+    if name == "zlib" and _deflate_c.ZLIB_VERSION != zlib.ZLIB_RUNTIME_VERSION:
         pytest.skip("different zlib versions")
-    before = _deflate_py.BACKEND
-    _deflate_py.use_backend("zlib")
-    try:
+    with zlib_backend(name):
         params = PMD(client_max_window_bits=bits, client_no_context_takeover=no_takeover)
         pure = _deflate_py.Deflater(params, client=True)
         compiled = c.Deflater(params, client=True)
         got = [pure.compress(m) for m in messages]
         assert got == [compiled.compress(m) for m in messages]
         assert reference_inflate(got, bits, not no_takeover) == messages
-    finally:
-        _deflate_py.use_backend(before)
 
 
 def test_any_buffer_and_str(impl: Any) -> None:
@@ -599,16 +582,45 @@ def test_idle_objects_hold_no_zlib_state(c_impl: Any) -> None:
     assert c_impl.module("deflate")._zlib_bytes() == before
 
 
-def test_streams_are_made_on_first_use_and_freed_with_the_object(c_impl: Any) -> None:
+# What one stream holds (KiB), the figures docs/deflate.md gives: zlib's
+# compressor is 2**(12+2) + 2**(5+9) plus its state; zlib-ng's has a fixed
+# 128 KiB hash table, and its inflater a 32 KiB window whatever the agreed one.
+HELD_KIB = {"zlib": {"deflate": (32, 40), "inflate": (9, 13)},
+            "zlib-ng": {"deflate": (140, 180), "inflate": (38, 45)}}
+
+
+def test_streams_are_made_on_first_use_and_freed_with_the_object(c_impl: Any, backend: str) -> None:
     mod = c_impl.module("deflate")
+    payload = c_impl.Deflater(PMD(), client=True).compress(jsonish(1))
     before = mod._zlib_bytes()
     d = c_impl.Deflater(PMD(server_max_window_bits=12), mem_level=5)
     d.compress(jsonish(1))
-    held = mod._zlib_bytes() - before
-    # 2**(12+2) + 2**(5+9) plus zlib's state: the figure docs/deflate.md gives.
-    assert 32 << 10 <= held <= 40 << 10
+    low, high = HELD_KIB[backend]["deflate"]
+    assert low << 10 <= mod._zlib_bytes() - before <= high << 10
     del d
     assert mod._zlib_bytes() == before
+    i = c_impl.Inflater(PMD(client_max_window_bits=12))
+    assert inflate_message(i, payload) == jsonish(1)
+    low, high = HELD_KIB[backend]["inflate"]
+    assert low << 10 <= mod._zlib_bytes() - before <= high << 10
+    del i
+    assert mod._zlib_bytes() == before
+
+
+def test_auto_keeps_connections_small(c_impl: Any) -> None:
+    # "auto": zlib for a stream a connection holds between messages, zlib-ng
+    # where that costs no memory per connection.
+    mod = c_impl.module("deflate")
+    with zlib_backend("auto"):
+        payload = c_impl.Deflater(PMD(), client=True).compress(jsonish(2))
+        before = mod._zlib_bytes()
+        d = c_impl.Deflater(PMD(server_max_window_bits=12), mem_level=5)
+        i = c_impl.Inflater(PMD(client_max_window_bits=12))
+        d.compress(jsonish(2))
+        assert inflate_message(i, payload) == jsonish(2)
+        held = mod._zlib_bytes() - before
+        assert (HELD_KIB["zlib"]["deflate"][0] + HELD_KIB["zlib"]["inflate"][0]) << 10 <= held
+        assert held <= (HELD_KIB["zlib"]["deflate"][1] + HELD_KIB["zlib"]["inflate"][1]) << 10
 
 
 def test_without_context_takeover_connections_share_a_few_streams(c_impl: Any) -> None:
@@ -675,3 +687,94 @@ def test_two_threads_on_one_object_never_crash(impl: Any) -> None:
     for t in threads:
         t.join()
     assert len(outcomes) == 20 and set(outcomes) <= {"ok", "busy"}
+
+
+# ---------------------------------------------------------------- back ends
+
+
+@pytest.mark.parametrize("side, params, kwargs, expect", [
+    ("deflate", PMD(), {}, "zlib"),
+    ("deflate", PMD(server_max_window_bits=15), {"mem_level": 7}, "zlib"),
+    ("deflate", PMD(server_max_window_bits=14), {"mem_level": 9}, "zlib"),
+    ("deflate", PMD(server_max_window_bits=15), {"mem_level": 8}, "zlib-ng"),  # 342 KiB against 262
+    ("deflate", PMD(server_no_context_takeover=True), {}, "zlib-ng"),
+    ("deflate", PMD(), {"no_context_takeover": True}, "zlib-ng"),
+    ("inflate", PMD(), {}, "zlib-ng"),  # the client's window: 15 unless it says otherwise
+    ("inflate", PMD(client_max_window_bits=12), {}, "zlib"),
+    ("inflate", PMD(client_max_window_bits=12, client_no_context_takeover=True), {}, "zlib-ng"),
+])
+def test_auto_chooses_per_stream(impl: Any, side: str, params: Any, kwargs: Any, expect: str) -> None:
+    with zlib_backend("auto"):
+        obj = impl.Deflater(params, **kwargs) if side == "deflate" else impl.Inflater(params)
+    assert f"backend={expect}>" in repr(obj)
+
+
+@pytest.mark.parametrize("name", ["zlib", "zlib-ng"])
+def test_objects_keep_the_back_end_they_were_made_with(impl: Any, name: str) -> None:
+    other = "zlib-ng" if name == "zlib" else "zlib"
+    with zlib_backend(name):
+        d = impl.Deflater(PMD())
+        i = impl.Inflater(PMD())
+    with zlib_backend(other):
+        for n in range(3):
+            assert inflate_message(i, d.compress(jsonish(n))) == jsonish(n)
+        assert f"backend={name}>" in repr(d) and f"backend={name}>" in repr(i)
+
+
+def test_back_ends_read_each_other(impl: Any) -> None:
+    # Any deflate stream is any inflater's: zlib-ng's output through zlib and
+    # back, with context takeover and BFINAL blocks in the way.
+    messages = [jsonish(i) * (1 + i % 5) for i in range(20)] + [bytes(70_000), MESSAGES[5]]
+    for made, read in (("zlib", "zlib-ng"), ("zlib-ng", "zlib")):
+        with zlib_backend(made):
+            d = impl.Deflater(PMD(server_max_window_bits=11))
+        with zlib_backend(read):
+            i = impl.Inflater(PMD(server_max_window_bits=11), client=True)
+        for m in messages:
+            assert inflate_message(i, d.compress(m)) == m
+        final = zlib.compressobj(6, zlib.DEFLATED, -11)
+        ended = final.compress(b"final block") + final.flush()
+        assert inflate_message(i, ended) == b"final block"
+        assert inflate_message(i, d.compress(messages[0])) == messages[0]
+
+
+@pytest.mark.parametrize("env, expect", [
+    (None, ["auto"]), ("", ["auto"]), ("auto", ["auto"]), (" ZLIB ", ["zlib"]), ("zlib-ng", ["zlib-ng"]),
+])
+def test_wsfast_zlib_chooses_the_back_end(monkeypatch: Any, env: Any, expect: List[str]) -> None:
+    from wsfast._permessage_deflate import choose_backend
+
+    if env is None:
+        monkeypatch.delenv("WSFAST_ZLIB", raising=False)
+    else:
+        monkeypatch.setenv("WSFAST_ZLIB", env)
+    used: List[str] = []
+    choose_backend(used.append)
+    assert used == expect
+
+
+def test_wsfast_zlib_without_zlib_ng(monkeypatch: Any) -> None:
+    from wsfast._permessage_deflate import choose_backend
+
+    used: List[str] = []
+
+    def use(name: str) -> None:
+        if name != "zlib":
+            raise ImportError("No module named 'zlib_ng'")
+        used.append(name)
+
+    monkeypatch.setenv("WSFAST_ZLIB", "auto")
+    choose_backend(use)
+    assert used == ["zlib"]  # auto falls back
+    monkeypatch.setenv("WSFAST_ZLIB", "zlib-ng")
+    with pytest.raises(ImportError, match="WSFAST_ZLIB=zlib-ng, but zlib-ng cannot be used: No module named"):
+        choose_backend(use)  # asked for by name: loud
+    monkeypatch.setenv("WSFAST_ZLIB", "zlib_ng")
+    with pytest.raises(ValueError, match="unknown zlib back end 'zlib_ng'"):
+        choose_backend(use)
+
+
+def test_use_backend_refuses_unknown_names(impl: Any) -> None:
+    mod = impl.module("deflate")
+    with pytest.raises(ValueError, match="unknown zlib back end"):
+        mod.use_backend("isal")

@@ -1,12 +1,13 @@
-# permessage-deflate over zlib's C API, for other Cython modules (wsfast's
-# compiled Decoder and connection):
+# permessage-deflate over zlib's C API (the system zlib's, or zlib-ng's), for
+# other Cython modules (wsfast's compiled Decoder and connection):
 #     from wsfast._deflate_c cimport Deflater, Inflater
-# The zlib stream is an opaque pointer here, so that cimporting modules need
+# The stream is an opaque pointer here, so that cimporting modules need
 # neither zlib.h nor -lz; it is NULL until first use (idle costs nothing).
 from libc.stdint cimport uint8_t
 
 
 cdef class Deflater:
+    cdef bint _ng                # streams from zlib-ng (else the system zlib): the back end at __init__
     cdef int _level
     cdef int _mem_level
     cdef int _wbits              # zlib's window bits, 9..15 (an agreed 8 compresses with 9)
@@ -25,6 +26,7 @@ cdef class Deflater:
 
 
 cdef class Inflater:
+    cdef bint _ng                # as Deflater._ng
     cdef int _wbits              # the peer's window bits, 8..15
     cdef bint _no_takeover       # the peer resets every message: reset and pool after it
     cdef bint _ended             # the current deflate stream ended with a final block

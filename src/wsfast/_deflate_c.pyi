@@ -9,7 +9,10 @@ from ._permessage_deflate import PerMessageDeflate
 __all__ = ["Deflater", "Inflater"]
 
 ZLIB_VERSION: str
+ZLIB_NG_VERSION: Optional[str]
+BACKEND: str
 
+def use_backend(name: str) -> None: ...
 def _zlib_bytes() -> int: ...
 
 class Deflater:

@@ -2,13 +2,14 @@
 """permessage-deflate compression (RFC 7692 §7.2), compiled over zlib's C API.
 
 The behaviour is _deflate_py's, byte for byte (the same zlib calls on the
-same data); what changes is where the bytes go: compression writes straight
+same data, with the same back end: zlib-ng when its module is installed,
+else zlib); what changes is where the bytes go: compression writes straight
 into the result object, inflation straight into the caller's buffer (the
 compiled Decoder's message buffer), with the GIL released around large
-calls.  zlib streams are allocated on first use through an allocator that
-counts their bytes (``_zlib_bytes()``), reset with deflateReset/inflateReset
-rather than recreated, and, for a side without context takeover, shared
-between connections through a small pool.  docs/deflate.md.
+calls.  Streams are allocated on first use through an allocator that counts
+their bytes (``_zlib_bytes()``), reset rather than recreated, and, for a
+side without context takeover, shared between connections through a small
+pool.  The C side is _csrc/zstream.h.  docs/deflate.md.
 """
 
 cimport cython
@@ -18,10 +19,13 @@ from cpython.object cimport PyObject
 from cpython.ref cimport Py_DECREF, Py_XDECREF
 from libc.stdint cimport uint8_t
 
+import os
+
 from . import _protocol
 from ._errors import ProtocolError
-from ._permessage_deflate import (DEFAULT_LEVEL, DEFAULT_MEM_LEVEL, busy_error, check_max_length,
-                                  deflater_args, inflater_args, no_copy)
+from ._permessage_deflate import (BACKENDS, DEFAULT_LEVEL, DEFAULT_MEM_LEVEL, busy_error, check_max_length,
+                                  choose_backend, deflater_args, inflater_args, no_copy, takes_zlib_ng,
+                                  unknown_backend)
 
 __all__ = ["Deflater", "Inflater"]
 
@@ -35,221 +39,38 @@ cdef extern from "Python.h":
 
 cdef extern from *:
     """
-    #include <zlib.h>
-
-    /* Bytes zlib holds through wsf_zalloc, all streams together: how the
-       memory of a connection's compressor and inflater is measured
-       (tracemalloc sees them too: they come from PyMem_RawMalloc). */
-    #if defined(_MSC_VER)
-    #include <intrin.h>
-    static volatile __int64 wsf_zlib_live = 0;
-    #define WSF_ADD(v) _InterlockedExchangeAdd64(&wsf_zlib_live, (__int64)(v))
-    #define WSF_LIVE() ((long long)wsf_zlib_live)
-    #else
-    static long long wsf_zlib_live = 0;
-    #define WSF_ADD(v) __atomic_fetch_add(&wsf_zlib_live, (long long)(v), __ATOMIC_RELAXED)
-    #define WSF_LIVE() __atomic_load_n(&wsf_zlib_live, __ATOMIC_RELAXED)
-    #endif
-    #define WSF_HEAD 16  /* keeps the block 16-byte aligned */
-
-    static voidpf wsf_zalloc(voidpf opaque, uInt items, uInt size) {
-        size_t n = (size_t)items * size;
-        char *p;
-        (void)opaque;
-        if (size && n / size != items) return Z_NULL;
-        p = (char *)PyMem_RawMalloc(n + WSF_HEAD);
-        if (p == NULL) return Z_NULL;
-        *(size_t *)p = n;
-        WSF_ADD(n);
-        return p + WSF_HEAD;
-    }
-
-    static void wsf_zfree(voidpf opaque, voidpf ptr) {
-        char *p;
-        (void)opaque;
-        if (ptr == NULL) return;
-        p = (char *)ptr - WSF_HEAD;
-        WSF_ADD(-(long long)*(size_t *)p);
-        PyMem_RawFree(p);
-    }
-
-    /* A stream, or NULL with *err set (Z_MEM_ERROR, Z_STREAM_ERROR...). */
-    static z_stream *wsf_stream_new(int deflating, int level, int mem_level, int wbits, int *err) {
-        z_stream *s = (z_stream *)PyMem_RawCalloc(1, sizeof(z_stream));
-        if (s == NULL) { *err = Z_MEM_ERROR; return NULL; }
-        s->zalloc = wsf_zalloc;
-        s->zfree = wsf_zfree;
-        if (deflating)
-            *err = deflateInit2(s, level, Z_DEFLATED, -wbits, mem_level, Z_DEFAULT_STRATEGY);
-        else
-            *err = inflateInit2(s, -wbits);
-        if (*err != Z_OK) { PyMem_RawFree(s); return NULL; }
-        return s;
-    }
-    #define wsf_deflate_new(level, mem_level, wbits, err) wsf_stream_new(1, level, mem_level, wbits, err)
-    #define wsf_inflate_new(wbits, err) wsf_stream_new(0, 0, 0, wbits, err)
-
-    static void wsf_deflate_free(z_stream *s) {
-        if (s) { deflateEnd(s); PyMem_RawFree(s); }
-    }
-
-    static void wsf_inflate_free(z_stream *s) {
-        if (s) { inflateEnd(s); PyMem_RawFree(s); }
-    }
-
-    /* zlib counts in uInt: feed at most this much per call. */
-    #define WSF_STEP ((Py_ssize_t)1 << 30)
-
-    /* Give zlib the next step of input and of room, when it has used up the last. */
-    static void wsf_refill(z_stream *s, Py_ssize_t *in_left, Py_ssize_t *out_left) {
-        if (s->avail_in == 0 && *in_left) {
-            s->avail_in = (uInt)(*in_left < WSF_STEP ? *in_left : WSF_STEP);
-            *in_left -= s->avail_in;
-        }
-        if (s->avail_out == 0 && *out_left) {
-            s->avail_out = (uInt)(*out_left < WSF_STEP ? *out_left : WSF_STEP);
-            *out_left -= s->avail_out;
-        }
-    }
-
-    /* Deflate src[0:n], then sync-flush, into dst[0:cap].  *done is set
-       once the flush is complete; otherwise the room ran out: call again
-       with src + *used, n - *used (maybe 0) and more room.  Returns Z_OK or
-       zlib's error. */
-    static int wsf_deflate_run(z_stream *s, const unsigned char *src, Py_ssize_t n, Py_ssize_t *used,
-                               unsigned char *dst, Py_ssize_t cap, Py_ssize_t *produced, int *done) {
-        Py_ssize_t in_left = n, out_left = cap;
-        int flush, ret = Z_OK;
-        *done = 0;
-        s->next_in = (Bytef *)src;
-        s->next_out = dst;
-        s->avail_in = 0;
-        s->avail_out = 0;
-        for (;;) {
-            wsf_refill(s, &in_left, &out_left);
-            if (s->avail_out == 0) break;
-            flush = in_left ? Z_NO_FLUSH : Z_SYNC_FLUSH;
-            ret = deflate(s, flush);
-            if (ret == Z_BUF_ERROR) ret = Z_OK;  /* no progress possible: the checks below decide */
-            if (ret != Z_OK) break;
-            /* The flush is complete when it left output room unused. */
-            if (flush == Z_SYNC_FLUSH && s->avail_in == 0 && s->avail_out != 0) { *done = 1; break; }
-        }
-        *used = (Py_ssize_t)(s->next_in - (Bytef *)src);
-        *produced = (Py_ssize_t)(s->next_out - dst);
-        return ret;
-    }
-
-    /* Inflate src[0:n] into dst[0:cap]; *ended carries "the stream hit its
-       final block" across calls: what comes next starts a new stream that
-       keeps the window (inflateResetKeep).  Returns Z_OK or zlib's error. */
-    static int wsf_inflate_run(z_stream *s, int *ended, const unsigned char *src, Py_ssize_t n,
-                               Py_ssize_t *used, unsigned char *dst, Py_ssize_t cap,
-                               Py_ssize_t *produced) {
-        Py_ssize_t in_left = n, out_left = cap;
-        int ret = Z_OK;
-        s->next_in = (Bytef *)src;
-        s->next_out = dst;
-        s->avail_in = 0;
-        s->avail_out = 0;
-        for (;;) {
-            wsf_refill(s, &in_left, &out_left);
-            if (*ended) {
-                if (s->avail_in == 0) break;
-                inflateResetKeep(s);
-                *ended = 0;
-            }
-            if (s->avail_out == 0) break;
-            /* Called even without input: a previous call that filled its
-               room may have left output inside zlib (the rest of a match
-               whose bits it had already read). */
-            ret = inflate(s, Z_NO_FLUSH);
-            if (ret == Z_STREAM_END) { *ended = 1; ret = Z_OK; continue; }
-            if (ret == Z_BUF_ERROR) { ret = Z_OK; break; }  /* no progress possible */
-            if (ret != Z_OK) break;
-            /* zlib stops with room to spare only when it needs more input. */
-            if (s->avail_in == 0 && in_left == 0 && s->avail_out != 0) break;
-        }
-        *used = (Py_ssize_t)(s->next_in - (Bytef *)src);
-        *produced = (Py_ssize_t)(s->next_out - dst);
-        return ret;
-    }
-
-    /* What stays pending inside zlib after the input ran out: a call with no
-       input still drains it, which the loop above skips. */
-    static int wsf_inflate_drain(z_stream *s, unsigned char *dst, Py_ssize_t cap, Py_ssize_t *produced) {
-        int ret;
-        s->next_in = Z_NULL;
-        s->avail_in = 0;
-        s->next_out = dst;
-        s->avail_out = (uInt)(cap < WSF_STEP ? cap : WSF_STEP);
-        ret = inflate(s, Z_NO_FLUSH);
-        *produced = (Py_ssize_t)(s->next_out - dst);
-        return (ret == Z_BUF_ERROR || ret == Z_STREAM_END) ? Z_OK : ret;
-    }
-
-    /* The end of a message (RFC 7692 §7.2.2): the tail 00 00 ff ff, then a
-       final empty stored block.  The stream ends right there, with no
-       output, only if the message ended on a block boundary.  One byte of
-       room: any output at all already means a wrong end.  Returns 0 when
-       the end is right, 1 when it is not, or zlib's (negative) error. */
-    static int wsf_inflate_end_message(z_stream *s) {
-        static const unsigned char tail_probe[9] = {0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff};
-        unsigned char scratch[1];
-        int ret;
-        s->next_in = (Bytef *)tail_probe;
-        s->avail_in = 9;
-        s->next_out = scratch;
-        s->avail_out = 1;
-        ret = inflate(s, Z_NO_FLUSH);
-        if (ret == Z_STREAM_END && s->avail_in == 0 && s->avail_out == 1) return 0;
-        if (ret == Z_STREAM_END || ret == Z_OK || ret == Z_BUF_ERROR) return 1;
-        return ret;
-    }
-
-    /* Room for the compressed message: zlib's own bound for these settings,
-       plus the sync flush's empty stored block and pending bits.  Should it
-       ever fall short, the caller grows the result and resumes. */
-    static Py_ssize_t wsf_deflate_bound(z_stream *s, Py_ssize_t n) {
-        if ((unsigned long long)n < 0x7fffffffULL)
-            return (Py_ssize_t)deflateBound(s, (uLong)n) + 16;
-        return n + (n >> 3) + (n >> 5) + 64;
-    }
+    #include "zstream.h"
 
     /* A new bytes object (NULL with an exception), grown or shrunk in place
        (on failure *b is freed and NULL, with an exception). */
     static PyObject *wsf_bytes_new(Py_ssize_t n) { return PyBytes_FromStringAndSize(NULL, n); }
     static int wsf_bytes_resize(PyObject **b, Py_ssize_t n) { return _PyBytes_Resize(b, n); }
     static unsigned char *wsf_bytes_ptr(PyObject *b) { return (unsigned char *)PyBytes_AS_STRING(b); }
-    static const char *wsf_msg(z_stream *s) { return s->msg; }
     """
-    ctypedef struct z_stream:
+    ctypedef struct wsf_strm:
         pass
-    int Z_OK, Z_STREAM_END, Z_DATA_ERROR, Z_MEM_ERROR, Z_BUF_ERROR, Z_STREAM_ERROR, Z_NO_FLUSH
-    int deflateReset(z_stream *s) nogil
-    int inflateReset(z_stream *s) nogil
-    int inflate(z_stream *s, int flush) nogil
+    int Z_OK, Z_MEM_ERROR
     const char *zlibVersion()
-    z_stream *wsf_deflate_new(int level, int mem_level, int wbits, int *err) nogil
-    z_stream *wsf_inflate_new(int wbits, int *err) nogil
-    void wsf_deflate_free(z_stream *s) nogil
-    void wsf_inflate_free(z_stream *s) nogil
-    int wsf_deflate_run(z_stream *s, const unsigned char *src, Py_ssize_t n, Py_ssize_t *used,
+    int wsf_ng_bind(const char *path)
+    const char *wsf_ng_version()
+    wsf_strm *wsf_deflate_new(int ng, int level, int mem_level, int wbits, int *err) nogil
+    wsf_strm *wsf_inflate_new(int ng, int wbits, int *err) nogil
+    void wsf_deflate_free(wsf_strm *s) nogil
+    void wsf_inflate_free(wsf_strm *s) nogil
+    int wsf_deflate_reset(wsf_strm *s) nogil
+    int wsf_inflate_reset(wsf_strm *s) nogil
+    int wsf_deflate_run(wsf_strm *s, const unsigned char *src, Py_ssize_t n, Py_ssize_t *used,
                         unsigned char *dst, Py_ssize_t cap, Py_ssize_t *produced, int *done) nogil
-    int wsf_inflate_run(z_stream *s, int *ended, const unsigned char *src, Py_ssize_t n,
+    int wsf_inflate_run(wsf_strm *s, int *ended, const unsigned char *src, Py_ssize_t n,
                         Py_ssize_t *used, unsigned char *dst, Py_ssize_t cap, Py_ssize_t *produced) nogil
-    int wsf_inflate_drain(z_stream *s, unsigned char *dst, Py_ssize_t cap, Py_ssize_t *produced) nogil
-    Py_ssize_t wsf_deflate_bound(z_stream *s, Py_ssize_t n) nogil
+    int wsf_inflate_drain(wsf_strm *s, unsigned char *dst, Py_ssize_t cap, Py_ssize_t *produced) nogil
+    int wsf_inflate_end_message(wsf_strm *s) nogil
+    Py_ssize_t wsf_deflate_bound(wsf_strm *s, Py_ssize_t n) nogil
+    const char *wsf_msg(wsf_strm *s) nogil
     PyObject *wsf_bytes_new(Py_ssize_t n) except NULL
     int wsf_bytes_resize(PyObject **b, Py_ssize_t n) except -1
     unsigned char *wsf_bytes_ptr(PyObject *b) nogil
-    const char *wsf_msg(z_stream *s) nogil
-    int wsf_inflate_end_message(z_stream *s) nogil
     long long WSF_LIVE() nogil
-
-    # zlib.h declares it among its "undocumented" functions; exported since 1.2.5.2.
-    int inflateResetKeep(z_stream *s) nogil
-    int Z_SYNC_FLUSH
 
 
 cdef enum:
@@ -268,6 +89,42 @@ cdef enum:
 cdef bytes EMPTY = b"\x00"
 
 ZLIB_VERSION = zlibVersion().decode("ascii")
+ZLIB_NG_VERSION = None  # zlib-ng's version once bound
+BACKEND = "zlib"
+
+cdef bint _ng_bound = False
+
+
+def _bind_zlib_ng():
+    global ZLIB_NG_VERSION, _ng_bound
+    if _ng_bound:
+        return
+    from zlib_ng import zlib_ng as module
+    if wsf_ng_bind(os.fsencode(module.__file__)) != 0:
+        raise ImportError(f"{module.__file__} does not export zlib-ng 2.x's native API (zng_*) "
+                          "that wsfast's compiled unit calls; WSFAST_ZLIB=zlib uses the system zlib")
+    _ng_bound = True
+    ZLIB_NG_VERSION = wsf_ng_version().decode("ascii")
+
+
+def use_backend(name):
+    """Switch the back end of new Deflaters and Inflaters ("auto", "zlib" or
+    "zlib-ng", see _permessage_deflate); objects already made keep theirs.
+    ImportError when zlib-ng is needed and its module is not installed or
+    cannot lend its C API."""
+    global BACKEND
+    if name not in BACKENDS:
+        raise unknown_backend(name)
+    if name != "zlib":
+        _bind_zlib_ng()
+    BACKEND = name
+
+
+cdef str _name(bint ng):
+    return "zlib-ng" if ng else "zlib"
+
+
+choose_backend(use_backend)
 
 
 def _zlib_bytes():
@@ -278,7 +135,7 @@ def _zlib_bytes():
 # ------------------------------------------------------------------- pools
 
 cdef struct PoolEntry:
-    z_stream *strm
+    wsf_strm *strm
     int key
 
 cdef cython.pymutex _pool_lock
@@ -288,13 +145,17 @@ cdef PoolEntry _inflate_pool[POOL_SIZE]
 cdef int _inflate_pool_n = 0
 
 
-cdef inline int _deflate_key(int level, int mem_level, int wbits) noexcept nogil:
-    return (level + 1) | (mem_level << 4) | (wbits << 8)
+cdef inline int _deflate_key(int ng, int level, int mem_level, int wbits) noexcept nogil:
+    return (level + 1) | (mem_level << 4) | (wbits << 8) | (ng << 12)
 
 
-cdef z_stream *_pool_take(PoolEntry *pool, int *count, int key) noexcept nogil:
+cdef inline int _inflate_key(int ng, int wbits) noexcept nogil:
+    return wbits | (ng << 4)
+
+
+cdef wsf_strm *_pool_take(PoolEntry *pool, int *count, int key) noexcept nogil:
     cdef int i
-    cdef z_stream *s = NULL
+    cdef wsf_strm *s = NULL
     with _pool_lock:
         for i in range(count[0] - 1, -1, -1):
             if pool[i].key == key:
@@ -305,7 +166,7 @@ cdef z_stream *_pool_take(PoolEntry *pool, int *count, int key) noexcept nogil:
     return s
 
 
-cdef bint _pool_give(PoolEntry *pool, int *count, int key, z_stream *s) noexcept nogil:
+cdef bint _pool_give(PoolEntry *pool, int *count, int key, wsf_strm *s) noexcept nogil:
     """False when the pool is full: the caller frees the stream."""
     with _pool_lock:
         if count[0] < POOL_SIZE:
@@ -316,7 +177,7 @@ cdef bint _pool_give(PoolEntry *pool, int *count, int key, z_stream *s) noexcept
     return False
 
 
-cdef int _raise_zlib(int err, z_stream *s) except -1:
+cdef int _raise_zlib(int err, wsf_strm *s) except -1:
     if err == Z_MEM_ERROR:
         raise MemoryError("zlib could not allocate its stream")
     msg = wsf_msg(s) if s != NULL else NULL
@@ -383,15 +244,16 @@ cdef class Deflater:
             params, client, level, mem_level, window_bits, no_context_takeover)
         if self._busy:
             raise busy_error(self)
-        wsf_deflate_free(<z_stream *>self._strm)
+        wsf_deflate_free(<wsf_strm *>self._strm)
         self._strm = NULL
+        self._ng = takes_zlib_ng(BACKEND, no_takeover, wbits, mem)
         self._level = level_
         self._mem_level = mem
         self._wbits = wbits
         self._no_takeover = no_takeover
 
     def __dealloc__(self):
-        wsf_deflate_free(<z_stream *>self._strm)
+        wsf_deflate_free(<wsf_strm *>self._strm)
 
     def compress(self, data):
         """The payload of one compressed message: ``data`` (any buffer, or str
@@ -406,7 +268,7 @@ cdef class Deflater:
             _done(&inp)
 
     cdef bytes compress_ptr(self, const uint8_t *data, Py_ssize_t n):
-        cdef z_stream *s
+        cdef wsf_strm *s
         cdef int err = Z_OK, done = 0
         cdef Py_ssize_t cap, used = 0, produced = 0, total = 0
         cdef PyObject *raw = NULL
@@ -420,11 +282,11 @@ cdef class Deflater:
         try:
             if self._no_takeover:
                 s = _pool_take(_deflate_pool, &_deflate_pool_n,
-                               _deflate_key(self._level, self._mem_level, self._wbits))
+                               _deflate_key(self._ng, self._level, self._mem_level, self._wbits))
             else:
-                s = <z_stream *>self._strm
+                s = <wsf_strm *>self._strm
             if s == NULL:
-                s = wsf_deflate_new(self._level, self._mem_level, self._wbits, &err)
+                s = wsf_deflate_new(self._ng, self._level, self._mem_level, self._wbits, &err)
                 if s == NULL:
                     _raise_zlib(err, NULL)
                 if not self._no_takeover:
@@ -462,10 +324,10 @@ cdef class Deflater:
     cdef void _release(self, void *strm, bint ok) noexcept:
         """After a message: a pooled stream is reset and given back; a failed
         stream is freed, so that no half-fed context is ever reused."""
-        cdef z_stream *s = <z_stream *>strm
-        cdef int key = _deflate_key(self._level, self._mem_level, self._wbits)
+        cdef wsf_strm *s = <wsf_strm *>strm
+        cdef int key = _deflate_key(self._ng, self._level, self._mem_level, self._wbits)
         if self._no_takeover:
-            if ok and deflateReset(s) == Z_OK and _pool_give(_deflate_pool, &_deflate_pool_n, key, s):
+            if ok and wsf_deflate_reset(s) == Z_OK and _pool_give(_deflate_pool, &_deflate_pool_n, key, s):
                 return
             wsf_deflate_free(s)
         elif not ok:
@@ -474,7 +336,7 @@ cdef class Deflater:
 
     def __repr__(self):
         return (f"<Deflater level={self._level} mem_level={self._mem_level} window_bits={self._wbits} "
-                f"no_context_takeover={bool(self._no_takeover)}>")
+                f"no_context_takeover={bool(self._no_takeover)} backend={_name(self._ng)}>")
 
     def __reduce__(self):
         no_copy(self)
@@ -502,6 +364,7 @@ cdef class Inflater:
         if self._busy:
             raise busy_error(self)
         self._drop()
+        self._ng = takes_zlib_ng(BACKEND, no_takeover, wbits)
         self._wbits = wbits
         self._no_takeover = no_takeover
         self._ended = False
@@ -511,20 +374,20 @@ cdef class Inflater:
         self._pending = None
 
     def __dealloc__(self):
-        wsf_inflate_free(<z_stream *>self._strm)
+        wsf_inflate_free(<wsf_strm *>self._strm)
 
     cdef void _drop(self) noexcept:
-        wsf_inflate_free(<z_stream *>self._strm)
+        wsf_inflate_free(<wsf_strm *>self._strm)
         self._strm = NULL
         self._ended = False
 
     cdef int _acquire(self) except -1:
         cdef int err = Z_OK
-        cdef z_stream *s = NULL
+        cdef wsf_strm *s = NULL
         if self._no_takeover:
-            s = _pool_take(_inflate_pool, &_inflate_pool_n, self._wbits)
+            s = _pool_take(_inflate_pool, &_inflate_pool_n, _inflate_key(self._ng, self._wbits))
         if s == NULL:
-            s = wsf_inflate_new(self._wbits, &err)
+            s = wsf_inflate_new(self._ng, self._wbits, &err)
             if s == NULL:
                 _raise_zlib(err, NULL)
         self._strm = s
@@ -533,7 +396,7 @@ cdef class Inflater:
 
     cdef int _fail(self, int err) except -1:
         try:
-            _raise_zlib(err, <z_stream *>self._strm)
+            _raise_zlib(err, <wsf_strm *>self._strm)
         except ProtocolError as exc:
             self._error = exc
             self._drop()
@@ -560,9 +423,9 @@ cdef class Inflater:
             ended = self._ended
             if n >= INFLATE_NOGIL_FROM or cap >= INFLATE_NOGIL_ROOM:
                 with nogil:
-                    ret = wsf_inflate_run(<z_stream *>self._strm, &ended, src, n, used, dst, cap, &produced)
+                    ret = wsf_inflate_run(<wsf_strm *>self._strm, &ended, src, n, used, dst, cap, &produced)
             else:
-                ret = wsf_inflate_run(<z_stream *>self._strm, &ended, src, n, used, dst, cap, &produced)
+                ret = wsf_inflate_run(<wsf_strm *>self._strm, &ended, src, n, used, dst, cap, &produced)
             self._ended = ended
             if ret != Z_OK:
                 self._fail(ret)
@@ -571,7 +434,7 @@ cdef class Inflater:
             self._busy = False
 
     cdef int finish_message(self) except -1:
-        cdef z_stream *s
+        cdef wsf_strm *s
         cdef int ret
         if self._error is not None:
             raise self._error
@@ -584,7 +447,7 @@ cdef class Inflater:
                 self._error = _protocol.compressed_empty()
                 self._drop()
                 raise self._error
-            s = <z_stream *>self._strm
+            s = <wsf_strm *>self._strm
             if not self._ended:
                 ret = wsf_inflate_end_message(s)
                 if ret < 0:
@@ -601,7 +464,8 @@ cdef class Inflater:
                 # the stream and share it until then.
                 self._ended = False
                 self._strm = NULL
-                if inflateReset(s) != Z_OK or not _pool_give(_inflate_pool, &_inflate_pool_n, self._wbits, s):
+                if (wsf_inflate_reset(s) != Z_OK
+                        or not _pool_give(_inflate_pool, &_inflate_pool_n, _inflate_key(self._ng, self._wbits), s)):
                     wsf_inflate_free(s)
             return 0
         finally:
@@ -668,12 +532,13 @@ cdef class Inflater:
         if self._error is not None:
             raise self._error
         if self._full and self._strm != NULL:
-            if self._pending is not None or wsf_inflate_drain(<z_stream *>self._strm, scratch, 1, &got) != Z_OK or got:
+            if self._pending is not None or wsf_inflate_drain(<wsf_strm *>self._strm, scratch, 1, &got) != Z_OK or got:
                 raise RuntimeError("Inflater.finish() while inflate() output is still pending")
         self.finish_message()
 
     def __repr__(self):
-        return f"<Inflater window_bits={self._wbits} no_context_takeover={bool(self._no_takeover)}>"
+        return (f"<Inflater window_bits={self._wbits} no_context_takeover={bool(self._no_takeover)} "
+                f"backend={_name(self._ng)}>")
 
     def __reduce__(self):
         no_copy(self)

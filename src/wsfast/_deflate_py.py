@@ -32,7 +32,6 @@ How each rule maps onto the zlib module:
 
 from __future__ import annotations
 
-import os
 import sys
 import zlib as _stdlib_zlib
 from collections import deque
@@ -42,16 +41,20 @@ from . import _protocol
 from ._buffers import gather
 from ._errors import ProtocolError
 from ._permessage_deflate import (
+    BACKENDS,
     DEFAULT_LEVEL,
     DEFAULT_MEM_LEVEL,
     EMPTY_PAYLOAD,
     TAIL,
     busy_error,
     check_max_length,
+    choose_backend,
     deflater_args,
     final_class,
     inflater_args,
     no_copy,
+    takes_zlib_ng,
+    unknown_backend,
 )
 
 if TYPE_CHECKING:
@@ -69,39 +72,35 @@ PROBE = b"\x01\x00\x00\xff\xff"
 POOL_SIZE = 8
 
 
-def _load_backend(name: str) -> Any:
-    if name == "zlib":
-        return _stdlib_zlib
-    if name == "zlib-ng":
-        from zlib_ng import zlib_ng
-
-        return zlib_ng
-    raise ValueError(f"unknown zlib back end {name!r}: 'zlib' or 'zlib-ng'")
-
-
-def _default_backend() -> Tuple[str, Any]:
-    # zlib-ng, when installed, compresses JSON 2 to 4 times faster at the same
-    # level (docs/deflate.md); WSFAST_ZLIB=zlib keeps the standard library's.
-    wanted = os.environ.get("WSFAST_ZLIB", "").strip().lower()
-    if wanted in ("", "zlib-ng"):
-        try:
-            return "zlib-ng", _load_backend("zlib-ng")
-        except ImportError:
-            if wanted:
-                raise
-    return "zlib", _stdlib_zlib
-
-
-BACKEND, _zlib = _default_backend()
+BACKEND = "zlib"
+_zlib_ng: Any = None  # zlib-ng's module, once a back end needs it
 _pools: Dict[Tuple[Any, int, int, int], List[Any]] = {}
 
 
 def use_backend(name: str) -> None:
-    """Switch the zlib module that new streams use ("zlib" or "zlib-ng"); for
-    tests and benchmarks.  Streams already made keep theirs."""
-    global BACKEND, _zlib
-    _zlib = _load_backend(name)
+    """Switch the back end of new Deflaters and Inflaters ("auto", "zlib" or
+    "zlib-ng", see _permessage_deflate); objects already made keep theirs.
+    ImportError when zlib-ng is needed and not installed."""
+    global BACKEND, _zlib_ng
+    if name not in BACKENDS:
+        raise unknown_backend(name)
+    if name != "zlib" and _zlib_ng is None:
+        from zlib_ng import zlib_ng
+
+        _zlib_ng = zlib_ng
     BACKEND = name
+
+
+def _module(no_takeover: bool, wbits: int, mem_level: Optional[int] = None) -> Any:
+    """The zlib module of a new Deflater (its ``mem_level``) or Inflater."""
+    return _zlib_ng if takes_zlib_ng(BACKEND, no_takeover, wbits, mem_level) else _stdlib_zlib
+
+
+def _name(module: Any) -> str:
+    return "zlib" if module is _stdlib_zlib else "zlib-ng"
+
+
+choose_backend(use_backend)
 
 
 def _data(data: object) -> Union[bytes, memoryview]:
@@ -172,7 +171,7 @@ class Deflater(_Stream):
         self._mem_level = mem
         self._wbits = wbits
         self._no_takeover = no_takeover
-        self._key = (_zlib, level_, mem, wbits)
+        self._key = (_module(no_takeover, wbits, mem), level_, mem, wbits)
         self._obj: Any = None  # the stream: made on first use (context takeover only)
         self._busy = False
 
@@ -221,7 +220,7 @@ class Deflater(_Stream):
 
     def __repr__(self) -> str:
         return (f"<Deflater level={self._level} mem_level={self._mem_level} window_bits={self._wbits} "
-                f"no_context_takeover={self._no_takeover}>")
+                f"no_context_takeover={self._no_takeover} backend={_name(self._key[0])}>")
 
 
 class Inflater(_Stream):
@@ -247,7 +246,7 @@ class Inflater(_Stream):
         wbits, no_takeover = inflater_args(params, client)
         if getattr(self, "_busy", False):
             raise busy_error(self)
-        self._zlib = _zlib
+        self._zlib = _module(no_takeover, wbits)
         self._wbits = wbits
         self._window = 1 << wbits
         self._no_takeover = no_takeover
@@ -393,4 +392,5 @@ class Inflater(_Stream):
             self._history_len = 0
 
     def __repr__(self) -> str:
-        return f"<Inflater window_bits={self._wbits} no_context_takeover={self._no_takeover}>"
+        return (f"<Inflater window_bits={self._wbits} no_context_takeover={self._no_takeover} "
+                f"backend={_name(self._zlib)}>")

@@ -11,8 +11,9 @@ exceptions with the same messages.  docs/deflate.md has the reasons.
 
 from __future__ import annotations
 
+import os
 import re
-from typing import TYPE_CHECKING, Any, Iterable, List, NoReturn, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, NoReturn, Optional, Tuple, Union
 
 from . import _args
 from .handshake import HandshakeError
@@ -149,6 +150,56 @@ def final_class(cls: type) -> NoReturn:
 
 def busy_error(obj: object) -> RuntimeError:
     return RuntimeError(f"{type(obj).__name__} used from two threads at once")
+
+
+# ----------------------------------------------------------- zlib back ends
+
+# Where the deflate work is done, in both implementations alike:
+#   "zlib"     the standard library's module (pure twin) or the system zlib
+#              that the compiled unit links: always there;
+#   "zlib-ng"  zlib-ng, through its Python module (PyPI `zlib-ng`); at the
+#              same level it compresses JSON 2 to 7 times and inflates 1.5
+#              to 2 times faster, but its streams are larger: a compressor
+#              160 KiB at window 12 / memLevel 5 (zlib: 38), an inflater
+#              41 KiB whatever the window (zlib: 11 at window 12);
+#   "auto"     zlib-ng unless it would make a connection hold more than a
+#              third more memory than zlib: streams shared through the pool
+#              (no context takeover: nothing per connection), inflaters
+#              with a 15-bit window (41 KiB against 39), compressors with
+#              window 15 and memLevel 8 or 9 (342 KiB against 262 at 8);
+#              zlib for the smaller settings, wsfast's defaults included.
+#              The default when zlib-ng is installed.
+# docs/deflate.md has the measurements.
+BACKENDS = ("auto", "zlib", "zlib-ng")
+
+
+def unknown_backend(name: object) -> ValueError:
+    return ValueError(f"unknown zlib back end {name!r}: 'auto', 'zlib' or 'zlib-ng'")
+
+
+def choose_backend(use: Callable[[str], object]) -> None:
+    """Call ``use`` with the back end to start with: WSFAST_ZLIB's, or
+    "auto" when zlib-ng is installed and the variable is unset or "auto".
+    ``use`` raises ImportError when zlib-ng is not there, which is passed
+    on only when WSFAST_ZLIB is "zlib-ng"."""
+    wanted = os.environ.get("WSFAST_ZLIB", "").strip().lower() or "auto"
+    if wanted not in BACKENDS:
+        raise unknown_backend(wanted)
+    try:
+        use(wanted)
+    except ImportError as exc:
+        if wanted == "zlib-ng":
+            raise ImportError(f"WSFAST_ZLIB=zlib-ng, but zlib-ng cannot be used: {exc} "
+                              "(pip install 'wsfast[zlib-ng]', or unset WSFAST_ZLIB)") from exc
+        use("zlib")
+
+
+def takes_zlib_ng(backend: str, no_takeover: bool, wbits: int, mem_level: Optional[int] = None) -> bool:
+    """Whether a new Deflater (its ``mem_level``) or Inflater (None) works on
+    zlib-ng under ``backend``, given its side's context takeover and window."""
+    if backend == "auto":
+        return no_takeover or (wbits == MAX_WINDOW_BITS and (mem_level is None or mem_level >= 8))
+    return backend == "zlib-ng"
 
 
 # ------------------------------------------------------- agreed parameters
