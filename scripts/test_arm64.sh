@@ -101,16 +101,18 @@ say "test dependencies"
     --implementation cp --python-version 3.11 --abi cp311 \
     --platform manylinux_2_36_aarch64 --platform manylinux_2_28_aarch64 \
     --platform manylinux_2_17_aarch64 --platform manylinux2014_aarch64 \
-    -r "$TREE/requirements/test.txt" >"$WORK/pydeps.log" 2>&1 || { cat "$WORK/pydeps.log"; exit 1; }
+    -r "$TREE/requirements/test.txt" -r "$TREE/requirements/zlib-ng.txt" \
+    >"$WORK/pydeps.log" 2>&1 || { cat "$WORK/pydeps.log"; exit 1; }
 export PYTHONPATH="$WORK/pydeps:$TREE/src" PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1
 unset WSFAST_NO_EXTENSIONS WSFAST_SIMD
 cd "$TREE"
 
 say "what loaded"
 state=$("$PYARM" -c 'import wsfast; from wsfast import _impl, _simd
-print(wsfast.IMPLEMENTATION, wsfast.SIMD, ",".join(_simd.available()), _impl.FALLBACK_REASON)')
+from wsfast import _deflate_c
+print(wsfast.IMPLEMENTATION, wsfast.SIMD, ",".join(_simd.available()), _deflate_c.ZLIB_NG_VERSION, _impl.FALLBACK_REASON)')
 echo "$state"
-read -r impl simd variants _ <<<"$state"
+read -r impl simd variants zlib_ng _ <<<"$state"
 # Every level of the table for arm64 (or any target), best first: qemu
 # emulates every feature an arm64 level can ask for.
 expected=$(cd "$TREE" && "$WORK/hostbuild/bin/python" -c 'import importlib.util as u
@@ -121,6 +123,8 @@ print(",".join(lv.name for lv in reversed(setup.read_levels()) if lv.arch in ("A
 [[ $impl == cython ]] || { echo "FAIL: IMPLEMENTATION is $impl, expected cython"; exit 1; }
 [[ $simd == "${expected%%,*}" ]] || { echo "FAIL: SIMD is $simd, expected ${expected%%,*}"; exit 1; }
 [[ $variants == "$expected" ]] || { echo "FAIL: variants $variants, expected $expected"; exit 1; }
+# zlib-ng's aarch64 wheel lends its C functions to the compiled deflate unit.
+[[ $zlib_ng == 2.* ]] || { echo "FAIL: zlib-ng not bound (ZLIB_NG_VERSION $zlib_ng)"; exit 1; }
 
 # Under emulation the suite runs what depends on the target: the compiled
 # implementation.  The pure twin's parametrizations (id "python") are
@@ -131,7 +135,7 @@ print(",".join(lv.name for lv in reversed(setup.read_levels()) if lv.arch in ("A
 PYTEST=("$PYARM" -m pytest -q -p no:cacheprovider)
 DESELECT="not python and not (c_kernels_directly and native)"
 suite=()
-for f in test_impl test_mask test_utf8 test_frames test_close test_decoder test_threads test_leaks test_limits; do
+for f in test_impl test_mask test_utf8 test_frames test_close test_decoder test_deflate test_threads test_leaks test_limits; do
     if [[ -e tests/$f.py ]]; then suite+=("tests/$f.py"); fi
 done
 

@@ -26,6 +26,10 @@ if [ -z "$BASE" ]; then
 fi
 VENV=${VALGRIND_VENV:-/tmp/wsfast-build-valgrind}
 build_env "$BASE" "$VENV"
+# zlib-ng, so that the deflate calls run on both back ends (valgrind_exercise.py).
+"$VENV/bin/python" -c 'import zlib_ng' 2>/dev/null ||
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS/zlib-ng.txt" >"$VENV.zlib-ng.log" 2>&1 ||
+    { tail -n 20 "$VENV.zlib-ng.log" >&2; exit 1; }
 # The interpreter itself, not a launcher script: valgrind must start the real binary.
 PY=$("$VENV/bin/python" -c 'import sys; print(sys.executable)')
 clone_head "$WORK/repo" "$REPO"

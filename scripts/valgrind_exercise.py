@@ -23,16 +23,36 @@ from _hardening import calls, run_once  # noqa: E402
 from wsfast import _impl, _simd  # noqa: E402
 
 
+def backends() -> list[str]:
+    """The deflate back ends to run the catalogue on: zlib, and zlib-ng when
+    its module is installed (the scripts install it)."""
+    from wsfast import _deflate_c
+
+    try:
+        _deflate_c.use_backend("zlib-ng")
+    except ImportError as exc:
+        print(f"valgrind exercise: zlib only ({exc})")
+        return ["zlib"]
+    return ["zlib", "zlib-ng"]
+
+
 def main() -> int:
+    from wsfast import _deflate_c, _deflate_py
+
     impl = _impl.load("cython")  # ImportError if the compiled modules are missing: that fails the run
     made = 0
-    for variant in _simd.available():
-        _simd.force(variant)
-        for call in calls(impl):
-            for _ in range(3):
-                run_once(call)
-                made += 1
-    print(f"valgrind exercise: {made} calls over SIMD variants {', '.join(_simd.available())}")
+    names = backends()
+    for backend in names:
+        _deflate_c.use_backend(backend)
+        _deflate_py.use_backend(backend)
+        for variant in _simd.available():
+            _simd.force(variant)
+            for call in calls(impl):
+                for _ in range(3):
+                    run_once(call)
+                    made += 1
+    print(f"valgrind exercise: {made} calls over SIMD variants {', '.join(_simd.available())} "
+          f"and deflate back ends {', '.join(names)}")
     seeds = os.environ.get("WSFAST_VALGRIND_SEEDS")
     if seeds:
         import importlib
