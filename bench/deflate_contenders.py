@@ -10,11 +10,17 @@ it changes).  Each factory takes ``(level, messages)`` for encoding or
 code path from message to payload (or back), the 00 00 ff ff tail
 included, with no framing.  A factory raises ``Unavailable`` when the
 library is not installed or has changed.
+
+wsfast's rows: "wsfast" is the compiled unit as installed, on its default
+back end ("auto": zlib-ng at these settings when zlib-ng's module is
+installed, which bench's requirements do); "wsfast-zlib" is the compiled
+unit on the system zlib, the library every peer runs on.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import types
 import zlib
 from typing import Any, Callable, Dict, Iterator, Tuple
@@ -38,38 +44,32 @@ def _wsfast_params() -> Any:
 
 
 @contextlib.contextmanager
-def _pure_on(backend: str) -> Iterator[Any]:
-    """The pure deflate module, making its streams on ``backend`` meanwhile
-    (a stream keeps the back end it was made with)."""
+def _wsfast_on(kind: str, backend: str = "") -> Iterator[Any]:
+    """wsfast's deflate module of ``kind`` ("cython" or "python"), making its
+    new Deflaters and Inflaters (a Decoder's too) on ``backend`` meanwhile;
+    "" leaves the back end as configured ("auto" when zlib-ng is installed).
+    Objects keep the back end they were made with."""
     try:
-        from wsfast import _deflate_py
+        module = importlib.import_module("wsfast._deflate_c" if kind == "cython" else "wsfast._deflate_py")
     except ImportError as exc:
-        raise Unavailable(str(exc)) from None
+        raise Unavailable(f"wsfast: {exc}") from None
+    before = module.BACKEND
     try:
-        _deflate_py._load_backend(backend)
+        module.use_backend(backend or before)
     except ImportError as exc:
         raise Unavailable(f"{backend}: {exc}") from None
-    before = _deflate_py.BACKEND
-    _deflate_py.use_backend(backend)
     try:
-        yield _deflate_py
+        yield module
     finally:
-        _deflate_py.use_backend(before)
+        module.use_backend(before)
 
 
 # ------------------------------------------------------------------ encode
 
 def encode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
-    def wsfast(kind: str) -> Callable[..., Fn]:
+    def wsfast(kind: str, backend: str = "") -> Callable[..., Fn]:
         def make(level: int) -> Fn:
-            deflater = wsfast_name(kind, "Deflater")(_wsfast_params(), level=level, mem_level=MEM_LEVEL)
-            return deflater.compress  # type: ignore[no-any-return]
-
-        return make
-
-    def wsfast_pure(backend: str) -> Callable[..., Fn]:
-        def make(level: int) -> Fn:
-            with _pure_on(backend) as module:
+            with _wsfast_on(kind, backend) as module:
                 deflater = module.Deflater(_wsfast_params(), level=level, mem_level=MEM_LEVEL)
                 deflater.compress(b"warm up: make the stream now")
             return deflater.compress  # type: ignore[no-any-return]
@@ -123,8 +123,9 @@ def encode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
 
     return {
         "wsfast": ("wsfast", wsfast("cython")),
-        "wsfast-pure": ("wsfast-pure", wsfast_pure("zlib")),
-        "wsfast-pure-zlib-ng": ("wsfast-variant", wsfast_pure("zlib-ng")),
+        "wsfast-zlib": ("wsfast-variant", wsfast("cython", "zlib")),
+        "wsfast-pure": ("wsfast-pure", wsfast("python", "zlib")),
+        "wsfast-pure-zlib-ng": ("wsfast-variant", wsfast("python", "zlib-ng")),
         "websockets": ("peer", websockets),
         "aiohttp": ("peer", aiohttp),
         "wsproto": ("peer", wsproto),
@@ -142,11 +143,8 @@ def check_encoded(encode: Fn, messages: list) -> bool:
 def decode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
     def wsfast(kind: str, backend: str = "") -> Callable[..., Fn]:
         def make() -> Fn:
-            if backend:
-                with _pure_on(backend) as module:
-                    inflater = module.Inflater(_wsfast_params())
-            else:
-                inflater = wsfast_name(kind, "Inflater")(_wsfast_params())
+            with _wsfast_on(kind, backend) as module:
+                inflater = module.Inflater(_wsfast_params())
             inflate, finish = inflater.inflate, inflater.finish
 
             def decode(payload: bytes) -> bytes:
@@ -196,6 +194,7 @@ def decode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
 
     return {
         "wsfast": ("wsfast", wsfast("cython")),
+        "wsfast-zlib": ("wsfast-variant", wsfast("cython", "zlib")),
         "wsfast-pure": ("wsfast-pure", wsfast("python", "zlib")),
         "wsfast-pure-zlib-ng": ("wsfast-variant", wsfast("python", "zlib-ng")),
         "websockets": ("peer", websockets),
@@ -216,11 +215,10 @@ def frame_decode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
     websockets' Protocol (Frame.parse and PerMessageDeflate.decode), aiohttp's
     C reader with its decompressor, wsproto's Connection."""
 
-    def wsfast(kind: str) -> Callable[..., Fn]:
+    def wsfast(kind: str, backend: str = "") -> Callable[..., Fn]:
         def make() -> Fn:
             make_decoder = wsfast_name(kind, "Decoder")
-            # The pure twin on the standard library's zlib, as in the other pure rows.
-            with _pure_on("zlib") if kind == "python" else contextlib.nullcontext():
+            with _wsfast_on(kind, backend):
                 decoder = make_decoder(deflate=_wsfast_params(), max_message_size=LIMIT)
             feed = decoder.feed
 
@@ -277,7 +275,9 @@ def frame_decode_contenders() -> Dict[str, Tuple[str, Callable[..., Fn]]]:
 
     return {
         "wsfast": ("wsfast", wsfast("cython")),
-        "wsfast-pure": ("wsfast-pure", wsfast("python")),
+        "wsfast-zlib": ("wsfast-variant", wsfast("cython", "zlib")),
+        # The pure twin on the standard library's zlib, as in the other pure rows.
+        "wsfast-pure": ("wsfast-pure", wsfast("python", "zlib")),
         "websockets": ("peer", websockets),
         "aiohttp": ("peer", aiohttp),
         "wsproto": ("peer", wsproto),

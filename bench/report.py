@@ -66,6 +66,11 @@ def load(paths: List[str], stat: str) -> Tuple[Dict[Key, Dict[str, Result]], dic
             if "op" not in info:
                 continue
             key = (info["op"], info.get("variant", ""), int(info["size"]))
+            if not bench["stats"][stat] > 0:
+                # No call takes no time: the thread clock did not tick over a
+                # round (a glitch of the shared machine).  Not a figure.
+                print(f"{path}: {bench['name']}: {stat} is 0, left out", file=sys.stderr)
+                continue
             result = Result(
                 info["contender"], info["kind"],
                 float(bench["stats"][stat]) / int(info.get("calls", 1)),
@@ -260,8 +265,12 @@ def per_peer_table(table: Dict[Key, Dict[str, Result]]) -> List[str]:
     peers = sorted({r.contender for k in keys for r in table[k].values() if r.kind.startswith("peer")})
     if not keys:
         return []
-    lines = ["| operation | size | wsfast | pure twin | " + " | ".join(f"vs {p}" for p in peers) + " |",
-             "|---|---|---|---|" + "---|" * len(peers)]
+    # The compiled unit on the system zlib, the library the peers run on,
+    # when the run has it (its default back end may be zlib-ng).
+    on_zlib = any("wsfast-zlib" in table[k] for k in keys)
+    lines = ["| operation | size | wsfast | " + ("on zlib | " if on_zlib else "") + "pure twin | "
+             + " | ".join(f"vs {p}" for p in peers) + " |",
+             "|---|---|---|---|" + ("---|" if on_zlib else "") + "---|" * len(peers)]
     for key in keys:
         op, variant, size = key
         res = table[key]
@@ -271,8 +280,9 @@ def per_peer_table(table: Dict[Key, Dict[str, Result]]) -> List[str]:
             theirs = res.get(peer)
             cells.append(f"{theirs.seconds / wsfast.seconds:.2f}x" if wsfast and theirs else "–")
         label = OP_LABEL.get(op, op) + (f", {variant}" if variant else "")
-        lines.append(f"| {label} | {human(size)} | {fmt(wsfast, op, size)} | {fmt(res.get('wsfast-pure'), op, size)} | "
-                     + " | ".join(cells) + " |")
+        zlib_cell = f"{fmt(res.get('wsfast-zlib'), op, size)} | " if on_zlib else ""
+        lines.append(f"| {label} | {human(size)} | {fmt(wsfast, op, size)} | {zlib_cell}"
+                     f"{fmt(res.get('wsfast-pure'), op, size)} | " + " | ".join(cells) + " |")
     return lines
 
 
