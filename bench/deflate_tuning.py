@@ -1,8 +1,9 @@
 """The figures behind wsfast's permessage-deflate defaults (docs/deflate.md).
 
-    PYTHONPATH=src taskset -c 1 python bench/deflate_tuning.py [--quick] [--json out.json]
+    PYTHONPATH=src taskset -c 1 python bench/deflate_tuning.py [--quick] [--json out.json] [--backend zlib]
 
-Prints markdown tables:
+Prints markdown tables (1 to 3 on the compiled unit's back end --backend,
+"zlib" unless told, whatever the installed default is):
 
 1. CPU per message and compressed size, per zlib level and window/memLevel,
    on streams of distinct JSON-like messages (bench/deflate_workload.py)
@@ -12,7 +13,9 @@ Prints markdown tables:
    checked against RSS over 1,000 of them;
 3. no context takeover: resetting a stream (deflateReset, as wsfast does)
    against recreating it per message, in C and through the zlib module;
-4. back ends through their Python ``compressobj``: zlib, zlib-ng and ISA-L.
+4. back ends through their Python ``compressobj``: zlib, zlib-ng and ISA-L;
+5. the compiled unit on zlib and on zlib-ng, window 15 / memLevel 8, at
+   levels 1, 2, 3 and 6, with and without context takeover.
 
 Times are the minimum over repeats of whole passes over the stream, in CPU
 time of the measuring thread, so one figure is one message's cost on a warm
@@ -141,7 +144,8 @@ def memory(count: int) -> List[Dict[str, Any]]:
         row: Dict[str, Any] = dict(window_bits=bits, mem_level=mem)
         for kind in ("deflater", "inflater"):
             code = _MEMORY_PROBE.format(here=HERE, bits=bits, mem=mem, kind=kind, count=count)
-            out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+            env = dict(os.environ, WSFAST_ZLIB=_deflate_c.BACKEND)
+            out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env)
             row[kind + "_zlib"], row[kind + "_rss"] = json.loads(out.stdout)
         rows.append(row)
         print(f"  w{bits}/m{mem}: deflater {row['deflater_zlib']:.0f} B (RSS {row['deflater_rss']:.0f}), "
@@ -233,6 +237,32 @@ def backends(sizes: List[int], repeats: int, budget: float) -> List[Dict[str, An
 
 # ---------------------------------------------------------------- report
 
+# ------------------------------------------- 5. the compiled unit's back ends
+
+def compiled_backends(sizes: List[int], repeats: int, budget: float) -> List[Dict[str, Any]]:
+    rows = []
+    before = _deflate_c.BACKEND
+    try:
+        for size in sizes:
+            messages = stream(size)
+            total = sum(map(len, messages))
+            for backend in ("zlib", "zlib-ng"):
+                try:
+                    _deflate_c.use_backend(backend)
+                except ImportError as exc:
+                    print(f"  {backend}: {exc}", file=sys.stderr)
+                    continue
+                for level in (1, 2, 3, 6):
+                    for no_takeover in (False, True):
+                        d = _deflate_c.Deflater(params(15, no_takeover), level=level, mem_level=8)
+                        secs, out = per_message(deflater_pass(d, messages), len(messages), repeats, budget)
+                        rows.append(dict(size=size, backend=backend, level=level, takeover=not no_takeover,
+                                         us=secs * 1e6, ratio=out / total))
+    finally:
+        _deflate_c.use_backend(before)
+    return rows
+
+
 def table(header: List[str], rows: List[List[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if i else "---" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -268,6 +298,11 @@ def report(data: Dict[str, Any]) -> str:
         rows = [[human(r["size"]), r["backend"], str(r["level"]), f"{r['us']:.2f}", f"{r['ratio'] * 100:.1f}%",
                  f"{r['inflate_us']:.2f}"] for r in data["backends"]]
         out.append(table(["message", "back end", "level", "deflate µs/message", "size", "inflate µs/message"], rows))
+    if data.get("compiled"):
+        out.append("\n### The compiled unit on each back end (window 15, memLevel 8)\n")
+        rows = [[human(r["size"]), r["backend"], str(r["level"]), "yes" if r["takeover"] else "no",
+                 f"{r['us']:.2f}", f"{r['ratio'] * 100:.1f}%"] for r in data["compiled"]]
+        out.append(table(["message", "back end", "level", "context takeover", "µs/message", "size"], rows))
     return "\n".join(out)
 
 
@@ -275,11 +310,15 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, for a smoke run")
     parser.add_argument("--json", help="also write the figures here")
-    parser.add_argument("--only", default="cpu,memory,reset,backends")
+    parser.add_argument("--only", default="cpu,memory,reset,backends,compiled")
+    parser.add_argument("--backend", default="zlib", choices=["zlib", "zlib-ng", "auto"],
+                        help="the compiled unit's back end for tables 1 to 3 (default zlib)")
     args = parser.parse_args(argv)
+    _deflate_c.use_backend(args.backend)
     repeats, budget = (3, 0.2) if args.quick else (15, 2.0)
     only = set(args.only.split(","))
-    data: Dict[str, Any] = {"zlib": _deflate_c.ZLIB_VERSION, "python": sys.version.split()[0]}
+    data: Dict[str, Any] = {"zlib": _deflate_c.ZLIB_VERSION, "python": sys.version.split()[0],
+                            "backend": args.backend}
     if "cpu" in only:
         data["cpu"] = cpu_and_ratio(SIZES, repeats, budget)
     if "memory" in only:
@@ -288,10 +327,14 @@ def main(argv: Optional[List[str]] = None) -> None:
         data["reset"] = reset_vs_recreate(repeats, budget)
     if "backends" in only:
         data["backends"] = backends(SIZES, repeats, budget)
+    if "compiled" in only:
+        data["compiled"] = compiled_backends(SIZES, repeats, budget)
+        data["zlib-ng"] = _deflate_c.ZLIB_NG_VERSION
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(data, fh, indent=1)
-    print(f"zlib {data['zlib']}, Python {data['python']}\n")
+    print(f"zlib {data['zlib']}, zlib-ng {data.get('zlib-ng')}, Python {data['python']}; "
+          f"tables 1 to 3 on {args.backend}\n")
     print(report(data))
 
 
