@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import array
 import copy
+import os
 import pickle
 import random
+import subprocess
+import sys
 import threading
 import zlib
 from typing import Any, List
@@ -767,7 +770,7 @@ def test_wsfast_zlib_without_zlib_ng(monkeypatch: Any) -> None:
     choose_backend(use)
     assert used == ["zlib"]  # auto falls back
     monkeypatch.setenv("WSFAST_ZLIB", "zlib-ng")
-    with pytest.raises(ImportError, match="WSFAST_ZLIB=zlib-ng, but zlib-ng cannot be used: No module named"):
+    with pytest.raises(RuntimeError, match="WSFAST_ZLIB=zlib-ng, but zlib-ng cannot be used: No module named"):
         choose_backend(use)  # asked for by name: loud
     monkeypatch.setenv("WSFAST_ZLIB", "zlib_ng")
     with pytest.raises(ValueError, match="unknown zlib back end 'zlib_ng'"):
@@ -778,3 +781,26 @@ def test_use_backend_refuses_unknown_names(impl: Any) -> None:
     mod = impl.module("deflate")
     with pytest.raises(ValueError, match="unknown zlib back end"):
         mod.use_backend("isal")
+
+
+def _import_wsfast(env: str, code: str) -> Any:
+    full = dict(os.environ, WSFAST_ZLIB=env)
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=60)
+
+
+def test_wsfast_zlib_at_import() -> None:
+    # Both implementations read it at import; "zlib" keeps every stream on zlib.
+    shown = ("from wsfast import _deflate_py, _impl\n"
+             "mods = [_deflate_py] + ([_impl.load('cython').module('deflate')] "
+             "if _impl.IMPLEMENTATION == 'cython' else [])\n"
+             "print(' '.join(m.BACKEND for m in mods))")
+    done = _import_wsfast("zlib", shown)
+    assert done.returncode == 0, done.stderr
+    assert set(done.stdout.split()) == {"zlib"}
+    # Asked for by name and not there: the import fails, it does not fall
+    # back to the pure twin.
+    done = _import_wsfast("zlib-ng", "import sys\nsys.modules['zlib_ng'] = None\nimport wsfast")
+    assert done.returncode != 0
+    assert "RuntimeError: WSFAST_ZLIB=zlib-ng, but zlib-ng cannot be used" in done.stderr
+    done = _import_wsfast("fast", "import wsfast")
+    assert "ValueError: unknown zlib back end 'fast'" in done.stderr

@@ -180,8 +180,10 @@ def unknown_backend(name: object) -> ValueError:
 def choose_backend(use: Callable[[str], object]) -> None:
     """Call ``use`` with the back end to start with: WSFAST_ZLIB's, or
     "auto" when zlib-ng is installed and the variable is unset or "auto".
-    ``use`` raises ImportError when zlib-ng is not there, which is passed
-    on only when WSFAST_ZLIB is "zlib-ng"."""
+    ``use`` raises ImportError when zlib-ng cannot be used; when WSFAST_ZLIB
+    asked for it by name, that is a RuntimeError, which no import fallback
+    swallows (a compiled unit that cannot honour the request must not
+    quietly hand the whole library over to the pure twin)."""
     wanted = os.environ.get("WSFAST_ZLIB", "").strip().lower() or "auto"
     if wanted not in BACKENDS:
         raise unknown_backend(wanted)
@@ -189,7 +191,7 @@ def choose_backend(use: Callable[[str], object]) -> None:
         use(wanted)
     except ImportError as exc:
         if wanted == "zlib-ng":
-            raise ImportError(f"WSFAST_ZLIB=zlib-ng, but zlib-ng cannot be used: {exc} "
+            raise RuntimeError(f"WSFAST_ZLIB=zlib-ng, but zlib-ng cannot be used: {exc} "
                               "(pip install 'wsfast[zlib-ng]', or unset WSFAST_ZLIB)") from exc
         use("zlib")
 
